@@ -1,0 +1,100 @@
+/**
+ * The contract between the pods the renderer builds and the programs that run in them:
+ * the trainer launcher (images/trainer, Python) and the checkpoint agent
+ * (images/checkpoint-agent, TypeScript). One place, so that the renderer, the launcher and
+ * the agent stay in step; test/pod-contract.test.ts checks the launcher against it.
+ */
+
+/** Fixed paths inside every training pod. `last_checkpoint` holds absolute paths, so the
+ * work dir must be the same on every restart and every node. */
+export const PodPaths = {
+  /** MMEngine work_dir: checkpoints, `last_checkpoint`, logs, TensorBoard events. */
+  workDir: "/yunshi/work",
+  /** The generated MMDetection config, mounted from the experiment's ConfigMap. */
+  configDir: "/yunshi/config",
+  configFile: "/yunshi/config/config.py",
+  /** Dataset files fetched from `dataset.uri` by the fetch init container. */
+  dataDir: "/yunshi/data",
+  /** Pretrained weights fetched from an s3:// `model.pretrained`. */
+  pretrainedDir: "/yunshi/pretrained",
+  /** Memory-backed, for dataloader worker shared memory. */
+  shm: "/dev/shm",
+} as const;
+
+/** Environment variables the launcher reads (all set by the renderer). */
+export const LauncherEnv = {
+  experiment: "YUNSHI_EXPERIMENT",
+  config: "YUNSHI_CONFIG",
+  workDir: "YUNSHI_WORK_DIR",
+  nnodes: "YUNSHI_NNODES",
+  nprocPerNode: "YUNSHI_NPROC_PER_NODE",
+  /** From the Indexed Job's completion index (downward API). */
+  nodeRank: "YUNSHI_NODE_RANK",
+  masterAddr: "YUNSHI_MASTER_ADDR",
+  masterPort: "YUNSHI_MASTER_PORT",
+  /** Seconds the launcher may spend saving a checkpoint after SIGTERM. */
+  graceSeconds: "YUNSHI_GRACE_SECONDS",
+} as const;
+
+/** Exit codes of the launcher. Codes in `doNotRetry` fail the Job at once through the
+ * podFailurePolicy: retrying cannot fix them (Determined-style log matching for OOM). */
+export const LauncherExit = {
+  ok: 0,
+  /** Training failed for a reason a retry may fix (NCCL timeout, node loss, ...). */
+  failed: 1,
+  /** The MMDetection config does not load or build. */
+  configError: 3,
+  /** The dataset (annotations or images) is missing or unreadable. */
+  datasetError: 4,
+  /** CUDA out of memory: lower train.batchPerGpu or use a bigger GPU. */
+  cudaOutOfMemory: 5,
+} as const;
+export const doNotRetryExitCodes = [
+  LauncherExit.configError,
+  LauncherExit.datasetError,
+  LauncherExit.cudaOutOfMemory,
+] as const;
+
+/** Exit codes of the checkpoint agent: 2 = invalid input (bad URI, unreadable dir), which
+ * a retry cannot fix; 1 = anything else (network, S3 errors), which it may. */
+export const AgentExit = { ok: 0, failed: 1, invalidInput: 2 } as const;
+
+/** The checkpoint agent's executable in its image and its commands' argv. Containers get
+ * argv arrays only: no user string ever reaches a shell. */
+export const AgentCommand = {
+  executable: "yunshi-checkpoint-agent",
+  restore: (workDir: string, uri: string): string[] => [
+    "restore",
+    "--work-dir",
+    workDir,
+    "--uri",
+    uri,
+  ],
+  snapshot: (workDir: string, uri: string, keep: number, best?: string): string[] => [
+    "snapshot",
+    "--work-dir",
+    workDir,
+    "--uri",
+    uri,
+    "--keep",
+    String(keep),
+    ...(best === undefined ? [] : ["--best", best]),
+  ],
+  /** Download every object under an S3 prefix (or one object) into a local directory. */
+  fetch: (uri: string, dest: string): string[] => ["fetch", "--uri", uri, "--dest", dest],
+} as const;
+
+/** The trainer image's entrypoint: reads everything from LauncherEnv. */
+export const LauncherCommand = ["yunshi-launch"] as const;
+
+/** Container names; the podFailurePolicy refers to them. */
+export const ContainerNames = {
+  trainer: "trainer",
+  fetch: "fetch-dataset",
+  fetchPretrained: "fetch-pretrained",
+  restore: "restore",
+  snapshot: "snapshot",
+} as const;
+
+/** torchrun rendezvous port on the index-0 pod. */
+export const masterPort = 29500;
