@@ -1,0 +1,243 @@
+/**
+ * The experiment spec (`exp.yaml`): the single source of truth. Types derive from it with
+ * z.infer; the committed JSON Schema (jobs/experiment.schema.json) is generated from it.
+ * Field names follow MMDetection 2.x tutorials where users expect them (batchPerGpu for
+ * samples_per_gpu, workersPerGpu for workers_per_gpu); the renderer maps them to 3.x.
+ *
+ * Every object is strict: unknown keys are errors (with a "did you mean" from the loader).
+ * Cross-field rules live in `experimentRules` below, so they run after the shape is valid.
+ */
+import { z } from "zod";
+
+/** DNS-1035 label: Services need a leading letter, and `-config` must still fit in 63. */
+const dnsLabel = (max: number) =>
+  z
+    .string()
+    .max(max, `at most ${max} characters`)
+    .regex(
+      /^[a-z]([-a-z0-9]*[a-z0-9])?$/,
+      "lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (DNS-1123 label)",
+    );
+
+const positiveInt = z.int().positive();
+
+const s3Uri = z
+  .string()
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, "an S3 URI such as s3://bucket/prefix/");
+
+/** A path relative to dataset.uri: no absolute paths, no `..` (it must stay inside). */
+const relativePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), {
+    message: "a path relative to dataset.uri, without a leading '/' or '..'",
+  });
+
+const split = z
+  .object({
+    /** COCO JSON annotation file, relative to dataset.uri. */
+    annotations: relativePath.describe("COCO JSON annotation file, relative to dataset.uri"),
+    /** Image folder, relative to dataset.uri. */
+    images: relativePath.describe("image folder, relative to dataset.uri"),
+  })
+  .strict();
+
+export const PRECISIONS = ["fp32", "fp16", "bf16"] as const;
+export const OPTIMIZERS = ["SGD", "AdamW", "Adam"] as const;
+export const LR_POLICIES = ["cosine", "step", "constant"] as const;
+export const WARMUPS = ["linear", "constant", "none"] as const;
+
+const model = z
+  .object({
+    config: z
+      .string()
+      .regex(
+        /^mmdet::[A-Za-z0-9_+\-./]+\.py$/,
+        "an MMDetection 3.x base config such as mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py",
+      )
+      .describe("MMDetection 3.x base config (mmdet::<folder>/<file>.py)"),
+    pretrained: z
+      .union([
+        z.enum(["coco", "none"]),
+        s3Uri,
+        z.url({ protocol: /^https$/, error: "an https:// URL" }),
+      ])
+      .default("coco")
+      .describe(
+        "coco: the model zoo checkpoint of the base config; none; or an s3:// / https:// checkpoint (load_from)",
+      ),
+    /** For base configs yunshi does not know: dotted paths of every num_classes to set. */
+    numClassesAt: z
+      .array(z.string().regex(/^model(\.[A-Za-z_][A-Za-z0-9_]*|\.\d+)+\.num_classes$/))
+      .min(1)
+      .optional()
+      .describe(
+        "dotted paths of every num_classes in the model, e.g. model.bbox_head.num_classes (only for base configs yunshi does not know)",
+      ),
+  })
+  .strict();
+
+const dataset = z
+  .object({
+    uri: z
+      .string()
+      .min(1)
+      .refine((u) => u.startsWith("s3://") || !/^[a-z][a-z0-9+.-]*:\/\//.test(u), {
+        message: "an s3:// prefix (or, for local runs, a local directory)",
+      })
+      .describe("prefix holding the files below: s3://bucket/path/ (or a local directory for --local)"),
+    train: split,
+    val: split,
+    /** Defaults to val. */
+    test: split.optional(),
+    classes: z
+      .array(z.string().min(1, "class names must not be empty"))
+      .min(1, "at least one class")
+      .describe("class names; must equal the COCO categories[].name, character for character"),
+  })
+  .strict();
+
+const optimizer = z
+  .object({
+    type: z.enum(OPTIMIZERS).default("SGD"),
+    lr: z.number().positive(),
+    /** SGD only. */
+    momentum: z.number().min(0).max(1).optional(),
+    weightDecay: z.number().min(0).default(0.0001),
+    /** Adam/AdamW only. */
+    betas: z.tuple([z.number().gt(0).lt(1), z.number().gt(0).lt(1)]).optional(),
+  })
+  .strict();
+
+const schedule = z
+  .object({
+    policy: z.enum(LR_POLICIES).default("step"),
+    warmup: z.enum(WARMUPS).default("linear"),
+    warmupIters: z.int().min(0).default(500),
+    /** Start LR = lr × warmupRatio (mmcv 1.x called it warmup_ratio). */
+    warmupRatio: z.number().gt(0).max(1).default(0.001),
+    /** Cosine only: the final LR (eta_min). */
+    minLr: z.number().min(0).default(0),
+    /** Step only: epochs at which the LR is multiplied by gamma. */
+    steps: z.array(positiveInt).min(1).optional(),
+    gamma: z.number().gt(0).max(1).default(0.1),
+  })
+  .strict();
+
+const train = z
+  .object({
+    epochs: positiveInt.default(12),
+    batchPerGpu: positiveInt.default(2).describe("images per GPU (2.x samples_per_gpu)"),
+    workersPerGpu: z.int().min(0).default(2).describe("dataloader workers per GPU (2.x workers_per_gpu)"),
+    /** Defaults to workersPerGpu > 0 (PyTorch refuses persistent workers without workers). */
+    persistentWorkers: z.boolean().optional(),
+    optimizer: optimizer.default({ type: "SGD", lr: 0.02, momentum: 0.9, weightDecay: 0.0001 }),
+    schedule: schedule.default({
+      policy: "step",
+      warmup: "linear",
+      warmupIters: 500,
+      warmupRatio: 0.001,
+      minLr: 0,
+      gamma: 0.1,
+    }),
+    precision: z.enum(PRECISIONS).default("fp32"),
+    /** fp16 only: a fixed scale (e.g. 512, the 2.x tutorial's) or "dynamic". */
+    lossScale: z.union([z.number().positive(), z.literal("dynamic")]).optional(),
+    gradAccumulation: positiveInt.default(1).describe("optim_wrapper.accumulative_counts"),
+    /** Clip gradients by total norm (2.x optimizer_config.grad_clip). */
+    gradClip: z.object({ maxNorm: z.number().positive() }).strict().optional(),
+    autoScaleLr: z
+      .union([z.boolean(), z.object({ baseBatchSize: positiveInt }).strict()])
+      .default(false)
+      .describe("scale lr by world_size × batchPerGpu / baseBatchSize (default 16)"),
+    seed: z.int().min(0).default(0),
+    deterministic: z.boolean().default(false),
+    /** Resize scale [width, height] for train and test pipelines (2.x img_scale). */
+    imageScale: z.tuple([positiveInt, positiveInt]).optional(),
+    /** Validate every N epochs. */
+    valInterval: positiveInt.default(1),
+    /** Log every N iterations. */
+    logInterval: positiveInt.default(50),
+    /** Escape hatch: dotted keys merged last, like tools/train.py --cfg-options. */
+    cfgOptions: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$/, {
+          message: "a dotted config key such as model.backbone.frozen_stages",
+        }),
+        z.json(),
+      )
+      .default({}),
+  })
+  .strict();
+
+const resources = z
+  .object({
+    nodes: positiveInt.max(64).default(1),
+    /** 0 trains on CPU (local runs, tests). */
+    gpusPerNode: z.int().min(0).max(8).default(1),
+    gpu: z
+      .object({
+        minMemoryGiB: positiveInt.max(192).optional(),
+        instanceTypes: z
+          .array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type such as g5.2xlarge"))
+          .min(1)
+          .optional(),
+      })
+      .strict()
+      .default({ minMemoryGiB: 16 }),
+    spot: z.boolean().default(true),
+    /** CPU cores requested per GPU (per node when gpusPerNode is 0). */
+    cpuPerGpu: z.number().positive().max(96).optional(),
+    /** Memory requested per GPU (per node when gpusPerNode is 0), GiB. */
+    memoryPerGpuGiB: z.number().positive().max(2048).optional(),
+  })
+  .strict();
+
+const checkpoint = z
+  .object({
+    every: z
+      .union([
+        z.object({ epochs: positiveInt }).strict(),
+        z.object({ iters: positiveInt }).strict(),
+      ])
+      .default({ epochs: 1 }),
+    /** MMEngine deletes the oldest checkpoint BEFORE writing the new one: keep ≥ 2. */
+    keep: z.int().min(2, "at least 2: MMEngine deletes the oldest checkpoint before writing the new one").default(3),
+    /** Metric for save_best, e.g. coco/bbox_mAP. */
+    best: z
+      .string()
+      .regex(/^[A-Za-z0-9_]+\/[A-Za-z0-9_.]+$/, "a metric such as coco/bbox_mAP")
+      .optional(),
+    /** greater for accuracy-like metrics, less for losses. */
+    bestRule: z.enum(["greater", "less"]).optional(),
+  })
+  .strict();
+
+/** Durations like 30m, 24h, 2d, 1h30m. */
+export const DURATION_PATTERN = /^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$/;
+
+export const ExperimentSchema = z
+  .object({
+    version: z.literal(1),
+    name: dnsLabel(50).describe("experiment name: DNS-1123 label, at most 50 characters"),
+    namespace: dnsLabel(63).optional(),
+    description: z.string().max(1000).optional(),
+    model,
+    dataset,
+    train: train.default(train.parse({})),
+    resources: resources.default(resources.parse({})),
+    checkpoint: checkpoint.default(checkpoint.parse({})),
+    queue: dnsLabel(63).optional().describe("Kueue LocalQueue; defaults to the platform's"),
+    maxRuntime: z
+      .string()
+      .regex(DURATION_PATTERN, "a duration such as 30m, 24h, 2d or 1h30m")
+      .refine((d) => d !== "", "a duration such as 30m, 24h, 2d or 1h30m")
+      .default("24h"),
+    retries: z.int().min(0).max(100).default(10).describe("restarts after failures; preemptions do not count"),
+  })
+  .strict();
+
+/** What the loader hands to everything else: validated, defaults filled, read-only. */
+export type Experiment = Readonly<z.infer<typeof ExperimentSchema>>;
+/** What a user may write. */
+export type ExperimentInput = z.input<typeof ExperimentSchema>;

@@ -1,0 +1,302 @@
+/**
+ * The edge where exp.yaml becomes an Experiment: YAML parsing (keeping positions),
+ * schema validation, cross-field rules, and error messages a user can act on — the path,
+ * the YAML line:column, the bad value, the rule and the fix, with "did you mean" for typos.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { closest, distance } from "fastest-levenshtein";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import type { z } from "zod";
+import { SpecError, type SpecIssue } from "./errors.ts";
+import { ExperimentSchema, type Experiment } from "./experiment.ts";
+import { checkExperimentRules, type RuleFinding } from "./experiment-rules.ts";
+
+export interface LoadedExperiment {
+  readonly experiment: Experiment;
+  readonly warnings: readonly SpecIssue[];
+  /** sha256 of the validated experiment as canonical JSON: changes iff the meaning does. */
+  readonly specHash: string;
+}
+
+type PathSegment = string | number;
+
+export async function loadExperimentFile(file: string): Promise<LoadedExperiment> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(err);
+    throw new SpecError(file, [{ path: "", message: `cannot read the spec: ${why}` }]);
+  }
+  return parseExperiment(text, file);
+}
+
+export function parseExperiment(text: string, file = "<spec>"): LoadedExperiment {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new SpecError(
+      file,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return {
+          path: "",
+          message: `YAML syntax: ${e.message.split("\n")[0] ?? e.message}`,
+          ...(pos === undefined ? {} : { line: pos.line, column: pos.col }),
+        };
+      }),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new SpecError(file, [
+      {
+        path: "",
+        message: "the spec must be a YAML mapping (version, name, model, dataset, ...)",
+        fix: "start from examples/quickstart.yaml",
+      },
+    ]);
+  }
+  const locate = locator(doc, lineCounter);
+  const parsed = ExperimentSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.flatMap((i) => describeIssue(i, raw, locate));
+    throw new SpecError(file, issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  }
+  const experiment: Experiment = parsed.data;
+  const rules = checkExperimentRules(experiment);
+  const toIssue = (f: RuleFinding): SpecIssue => ({
+    path: dotted(f.path),
+    message: f.message,
+    ...locate(f.path),
+    ...(f.fix === undefined ? {} : { fix: f.fix }),
+  });
+  if (rules.errors.length > 0) throw new SpecError(file, rules.errors.map(toIssue));
+  return {
+    experiment,
+    warnings: rules.warnings.map(toIssue),
+    specHash: specHash(experiment),
+  };
+}
+
+export function specHash(experiment: Experiment): string {
+  return createHash("sha256").update(canonicalJson(experiment)).digest("hex");
+}
+
+/** JSON with sorted keys, so that key order in exp.yaml does not change the hash. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const dotted = (path: readonly PathSegment[]): string => path.map(String).join(".");
+
+type Locate = (path: readonly PathSegment[], key?: string) => { line?: number; column?: number };
+
+/** Finds the YAML position of a path (or of a key inside the map at that path); falls back
+ * to the nearest existing ancestor so a missing field points at its parent. */
+function locator(doc: Document, lc: LineCounter): Locate {
+  return (path, key) => {
+    for (let n = path.length; n >= 0; n--) {
+      const prefix = path.slice(0, n);
+      const node: unknown = prefix.length === 0 ? doc.contents : doc.getIn(prefix, true);
+      if (node === undefined || node === null) continue;
+      let offset: number | undefined;
+      if (n === path.length && key !== undefined && isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+        if (pair !== undefined && isScalar(pair.key)) offset = pair.key.range?.[0];
+      }
+      if (offset === undefined && (isScalar(node) || isMap(node) || isSeq(node))) {
+        offset = node.range?.[0];
+      }
+      if (offset !== undefined) {
+        const pos = lc.linePos(offset);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+    return {};
+  };
+}
+
+function valueAt(raw: unknown, path: readonly PathSegment[]): unknown {
+  let v: unknown = raw;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PathSegment, unknown>)[seg];
+  }
+  return v;
+}
+
+const show = (v: unknown): string => {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
+
+/** Keys a strict object accepts at a path of the schema, for "did you mean". */
+function keysAt(path: readonly PathSegment[]): string[] {
+  let nodes: z.core.$ZodType[] = [ExperimentSchema];
+  for (const seg of [...path, null]) {
+    const next: z.core.$ZodType[] = [];
+    const keys: string[] = [];
+    const visit = (s: z.core.$ZodType): void => {
+      const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
+      switch (def.type) {
+        case "optional":
+        case "default":
+        case "nullable":
+          visit(def.innerType as z.core.$ZodType);
+          return;
+        case "union":
+          (def.options as z.core.$ZodType[]).forEach(visit);
+          return;
+        case "object": {
+          const shape = def.shape as Record<string, z.core.$ZodType>;
+          if (seg === null) keys.push(...Object.keys(shape));
+          else if (typeof seg === "string" && shape[seg] !== undefined) next.push(shape[seg]);
+          return;
+        }
+        case "array":
+          if (seg !== null) next.push(def.element as z.core.$ZodType);
+          return;
+        default:
+          return;
+      }
+    };
+    nodes.forEach(visit);
+    if (seg === null) return [...new Set(keys)];
+    nodes = next;
+  }
+  return [];
+}
+
+function suggestion(word: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const best = closest(word, candidates as string[]);
+  const d = distance(word.toLowerCase(), best.toLowerCase());
+  return d <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+const humanExpected: Readonly<Record<string, string>> = {
+  int: "an integer",
+  number: "a number",
+  string: "a string",
+  boolean: "true or false",
+  object: "a mapping",
+  array: "a list",
+  tuple: "a list",
+};
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown, locate: Locate): SpecIssue[] {
+  const path = issue.path.filter((p): p is PathSegment => typeof p !== "symbol");
+  const value = valueAt(raw, path);
+  const at = (p: readonly PathSegment[], extra: Omit<SpecIssue, "path">, key?: string): SpecIssue => ({
+    path: dotted(p),
+    // For a key, point at the key itself inside its parent mapping, not at its value.
+    ...(key === undefined ? locate(p) : locate(p.slice(0, -1), key)),
+    ...extra,
+  });
+
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const known = keysAt(path);
+      return issue.keys.map((key) => {
+        const near = suggestion(key, known);
+        return at(
+          [...path, key],
+          {
+            message: `unknown field ${JSON.stringify(key)}${near === undefined ? "" : `; did you mean "${near}"?`}`,
+            fix:
+              near === undefined
+                ? `remove it; fields here: ${known.join(", ")}`
+                : `rename it to ${near}`,
+          },
+          key,
+        );
+      });
+    }
+    case "invalid_type": {
+      if (value === undefined) {
+        const field = path[path.length - 1];
+        return [
+          at(path, {
+            message: `required field is missing`,
+            fix: `add ${String(field)} (${humanExpected[issue.expected] ?? issue.expected})`,
+          }),
+        ];
+      }
+      return [
+        at(path, {
+          message: `expected ${humanExpected[issue.expected] ?? issue.expected}, got ${show(value)}`,
+        }),
+      ];
+    }
+    case "invalid_value": {
+      const options = issue.values.map((v) => String(v));
+      const near = typeof value === "string" ? suggestion(value, options) : undefined;
+      return [
+        at(path, {
+          message: `got ${show(value)}, expected ${options.length === 1 ? show(issue.values[0]) : `one of ${options.join(" | ")}`}`,
+          ...(near === undefined ? {} : { fix: `did you mean ${near}?` }),
+        }),
+      ];
+    }
+    case "invalid_union": {
+      // Unknown keys in a union of strict objects (checkpoint.every): say which key.
+      if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        const known = keysAt(path);
+        const unknown = Object.keys(value).filter((k) => !known.includes(k));
+        if (unknown.length > 0) {
+          return unknown.map((key) => {
+            const near = suggestion(key, known);
+            return at(
+              [...path, key],
+              {
+                message: `unknown field ${JSON.stringify(key)}${near === undefined ? "" : `; did you mean "${near}"?`}`,
+                fix: `use one of: ${known.join(", ")}`,
+              },
+              key,
+            );
+          });
+        }
+      }
+      const alternatives = issue.errors
+        .map((branch) => branch[0])
+        .filter((b): b is z.core.$ZodIssue => b !== undefined)
+        .map((b) =>
+          b.code === "invalid_value"
+            ? `one of ${b.values.map(String).join(" | ")}`
+            : b.code === "invalid_type"
+              ? (humanExpected[b.expected] ?? b.expected)
+              : b.message,
+        );
+      const enumValues = issue.errors.flatMap((branch) =>
+        branch.flatMap((b) => (b.code === "invalid_value" ? b.values.map(String) : [])),
+      );
+      const near = typeof value === "string" ? suggestion(value, enumValues) : undefined;
+      return [
+        at(path, {
+          message: `got ${show(value)}; expected ${[...new Set(alternatives)].join(", or ")}`,
+          ...(near === undefined ? {} : { fix: `did you mean ${near}?` }),
+        }),
+      ];
+    }
+    case "invalid_key": {
+      const inner = issue.issues[0]?.message ?? issue.message;
+      return [at(path, { message: `${inner}, got key ${show(path[path.length - 1])}` })];
+    }
+    case "too_small":
+    case "too_big":
+    case "invalid_format":
+    case "custom":
+    default:
+      return [at(path, { message: `${issue.message}, got ${show(value)}` })];
+  }
+}
