@@ -98,3 +98,13 @@ export const ContainerNames = {
 
 /** torchrun rendezvous port on the index-0 pod. */
 export const masterPort = 29500;
+
+/**
+ * Top-level key of the generated config holding overrides that index into lists
+ * (e.g. `model.roi_head.bbox_head.0.num_classes` for Cascade R-CNN's three heads, or a
+ * user's `cfgOptions` key with a list index). A `_base_` merge replaces lists wholesale, so
+ * these cannot be written as nested dicts: the launcher's train entry pops this dict from
+ * the loaded config and applies it with `cfg.merge_from_dict(d, allow_list_keys=True)`,
+ * exactly as `tools/train.py --cfg-options` would, before building the Runner.
+ */
+export const INDEX_OVERRIDES_KEY = "yunshi_index_overrides";

@@ -1,0 +1,324 @@
+/**
+ * Experiment → MMDetection 3.x config (`config.py`), pure. Written as Python, not JSON:
+ * JSON has no tuples and would turn `loss_scale=512.0` into an int (see
+ * ../shared/notes/mmdetection-3.md). The file merges onto `_base_`: dicts merge key by
+ * key, lists replace wholesale. Overrides that index into a list (Cascade R-CNN's three
+ * heads, a user's `cfgOptions` key with a list index) go to INDEX_OVERRIDES_KEY, applied
+ * by the launcher like `--cfg-options`.
+ *
+ * Nothing from 2.x survives here: no `fp16`, `optimizer_config`, `lr_config`,
+ * `samples_per_gpu`, `workers_per_gpu`, `checkpoint_config`.
+ */
+import { posix } from "node:path";
+import type { Experiment } from "./experiment.ts";
+import { cocoCheckpoint, modelFamily, type ModelFamily } from "./model-zoo.ts";
+import { INDEX_OVERRIDES_KEY, PodPaths } from "./pod-contract.ts";
+import {
+  float,
+  PyMapping,
+  pyAssignments,
+  ref,
+  tuple,
+  type PyValue,
+} from "./python-literal.ts";
+
+export interface MmdetConfigOptions {
+  /** Where the dataset lives for the trainer. @default PodPaths.dataDir */
+  readonly dataRoot?: string;
+  /** Where an s3:// `model.pretrained` is fetched to. @default PodPaths.pretrainedDir */
+  readonly pretrainedDir?: string;
+  /** MMEngine work_dir. @default PodPaths.workDir */
+  readonly workDir?: string;
+  /** Written into the header comment. */
+  readonly specHash?: string;
+}
+
+type Tree = { [key: string]: PyValue };
+
+export function renderMmdetConfig(exp: Experiment, options: MmdetConfigOptions = {}): string {
+  const family = resolveFamily(exp);
+  const dataRoot = withSlash(options.dataRoot ?? PodPaths.dataDir);
+  const { train, dataset } = exp;
+
+  const vars = new Map<string, PyValue>();
+  vars.set("_base_", exp.model.config);
+  vars.set("data_root", dataRoot);
+  vars.set("metainfo", { classes: tuple(...dataset.classes) });
+
+  // num_classes in every head; list-indexed paths go to the index overrides.
+  const tree: Tree = {};
+  const indexOverrides = new Map<string, PyValue>();
+  for (const path of family.numClassesAt) {
+    setDotted(tree, indexOverrides, path, dataset.classes.length);
+  }
+
+  if (train.imageScale !== undefined) {
+    vars.set("train_pipeline", trainPipeline(train.imageScale, family));
+    vars.set("test_pipeline", testPipeline(train.imageScale, family));
+  }
+  const persistent = train.persistentWorkers ?? train.workersPerGpu > 0;
+  const loader = (
+    split: { annotations: string; images: string },
+    batch: number,
+    testMode: boolean,
+  ): Tree => ({
+    batch_size: batch,
+    num_workers: train.workersPerGpu,
+    persistent_workers: persistent,
+    dataset: {
+      data_root: ref("data_root"),
+      metainfo: ref("metainfo"),
+      ann_file: split.annotations,
+      data_prefix: { img: withSlash(split.images) },
+      ...(testMode ? { test_mode: true } : {}),
+      ...(train.imageScale === undefined
+        ? {}
+        : { pipeline: ref(testMode ? "test_pipeline" : "train_pipeline") }),
+    },
+  });
+  const testSplit = dataset.test ?? dataset.val;
+  tree.train_dataloader = loader(dataset.train, train.batchPerGpu, false);
+  tree.val_dataloader = loader(dataset.val, 1, true);
+  tree.test_dataloader = loader(testSplit, 1, true);
+  const metric = family.masks ? ["bbox", "segm"] : "bbox";
+  tree.val_evaluator = { ann_file: posix.join(dataRoot, dataset.val.annotations), metric };
+  tree.test_evaluator = { ann_file: posix.join(dataRoot, testSplit.annotations), metric };
+
+  tree.optim_wrapper = optimWrapper(exp);
+  tree.param_scheduler = paramSchedulers(exp);
+  tree.train_cfg = {
+    type: "EpochBasedTrainLoop",
+    max_epochs: train.epochs,
+    val_interval: train.valInterval,
+  };
+  tree.auto_scale_lr = {
+    enable: train.autoScaleLr !== false,
+    base_batch_size: typeof train.autoScaleLr === "object" ? train.autoScaleLr.baseBatchSize : 16,
+  };
+  tree.default_hooks = {
+    checkpoint: checkpointHook(exp),
+    logger: { type: "LoggerHook", interval: train.logInterval },
+  };
+  tree.visualizer = {
+    vis_backends: [{ type: "LocalVisBackend" }, { type: "TensorboardVisBackend" }],
+  };
+  tree.randomness = { seed: train.seed, deterministic: train.deterministic };
+  if (exp.resources.gpusPerNode === 0) {
+    // NCCL needs GPUs; CPU runs (local, tests) rendezvous over gloo.
+    tree.env_cfg = { dist_cfg: { backend: "gloo" } };
+  }
+  tree.load_from = loadFrom(exp, options.pretrainedDir ?? PodPaths.pretrainedDir);
+  tree.work_dir = options.workDir ?? PodPaths.workDir;
+
+  // The escape hatch, merged last, with --cfg-options semantics.
+  for (const [key, value] of Object.entries(train.cfgOptions)) {
+    setDotted(tree, indexOverrides, key, jsonToPy(value));
+  }
+
+  for (const [k, v] of Object.entries(tree)) vars.set(k, v);
+  if (indexOverrides.size > 0) {
+    vars.set(INDEX_OVERRIDES_KEY, new PyMapping([...indexOverrides]));
+  }
+
+  const header = [
+    `# MMDetection 3.x config generated by yunshi from experiment '${exp.name}'.`,
+    ...(options.specHash === undefined ? [] : [`# spec sha256: ${options.specHash}`]),
+    "# Do not edit: change exp.yaml and render again.",
+    ...(indexOverrides.size > 0
+      ? [
+          `# ${INDEX_OVERRIDES_KEY}: keys that index into lists of the base config; the`,
+          "# yunshi launcher applies them like tools/train.py --cfg-options.",
+        ]
+      : []),
+  ];
+  return `${header.join("\n")}\n${pyAssignments([...vars])}\n`;
+}
+
+function resolveFamily(exp: Experiment): ModelFamily {
+  const known = modelFamily(exp.model.config);
+  if (exp.model.numClassesAt !== undefined) {
+    return {
+      numClassesAt: exp.model.numClassesAt.map((p) => p),
+      masks: known?.masks ?? exp.model.numClassesAt.some((p) => p.includes("mask_head")),
+      prefersAdamW: known?.prefersAdamW ?? false,
+    };
+  }
+  if (known === undefined) {
+    // The rules reject this before rendering; a caller that skipped them gets told.
+    throw new Error(`no num_classes placement known for ${exp.model.config}`);
+  }
+  return known;
+}
+
+function optimWrapper(exp: Experiment): Tree {
+  const { train } = exp;
+  const opt = train.optimizer;
+  const optimizer: Tree = {
+    // Replace the base's optimizer wholesale: SGD's momentum must not leak into AdamW.
+    _delete_: true,
+    type: opt.type,
+    lr: float(opt.lr),
+    weight_decay: float(opt.weightDecay),
+  };
+  if (opt.type === "SGD") optimizer.momentum = float(opt.momentum ?? 0.9);
+  if (opt.betas !== undefined) optimizer.betas = tuple(float(opt.betas[0]), float(opt.betas[1]));
+
+  const wrapper: Tree =
+    train.precision === "fp32"
+      ? { type: "OptimWrapper" }
+      : {
+          type: "AmpOptimWrapper",
+          // A float is a fixed scale; an int raises TypeError in MMEngine.
+          loss_scale:
+            train.precision === "fp16" && typeof train.lossScale === "number"
+              ? float(train.lossScale)
+              : "dynamic",
+          ...(train.precision === "bf16" ? { dtype: "bfloat16" } : {}),
+        };
+  wrapper.optimizer = optimizer;
+  wrapper.accumulative_counts = train.gradAccumulation;
+  if (train.gradClip !== undefined) {
+    wrapper.clip_grad = { max_norm: float(train.gradClip.maxNorm), norm_type: 2 };
+  }
+  return wrapper;
+}
+
+function paramSchedulers(exp: Experiment): PyValue[] {
+  const { epochs, schedule: s } = exp.train;
+  const out: PyValue[] = [];
+  if (s.warmup !== "none" && s.warmupIters > 0) {
+    out.push(
+      s.warmup === "linear"
+        ? {
+            type: "LinearLR",
+            start_factor: float(s.warmupRatio),
+            by_epoch: false,
+            begin: 0,
+            end: s.warmupIters,
+          }
+        : {
+            type: "ConstantLR",
+            factor: float(s.warmupRatio),
+            by_epoch: false,
+            begin: 0,
+            end: s.warmupIters,
+          },
+    );
+  }
+  if (s.policy === "cosine") {
+    out.push({
+      type: "CosineAnnealingLR",
+      T_max: epochs,
+      eta_min: float(s.minLr),
+      by_epoch: true,
+      begin: 0,
+      end: epochs,
+      convert_to_iter_based: true,
+    });
+  } else if (s.policy === "step") {
+    out.push({
+      type: "MultiStepLR",
+      by_epoch: true,
+      begin: 0,
+      end: epochs,
+      milestones: s.steps ?? defaultSteps(epochs),
+      gamma: float(s.gamma),
+    });
+  }
+  return out;
+}
+
+/** MMDetection's 1x schedule decays at epochs 8 and 11 of 12; scale that. */
+export function defaultSteps(epochs: number): number[] {
+  const steps = [Math.round((epochs * 8) / 12), Math.round((epochs * 11) / 12)];
+  return [...new Set(steps.filter((e) => e >= 1 && e < epochs))];
+}
+
+function checkpointHook(exp: Experiment): Tree {
+  const c = exp.checkpoint;
+  const byEpoch = "epochs" in c.every;
+  const hook: Tree = {
+    type: "CheckpointHook",
+    interval: "epochs" in c.every ? c.every.epochs : c.every.iters,
+    by_epoch: byEpoch,
+    max_keep_ckpts: c.keep,
+    save_last: true,
+  };
+  if (c.best !== undefined) {
+    hook.save_best = c.best;
+    hook.rule = c.bestRule ?? (/loss/i.test(c.best) ? "less" : "greater");
+  }
+  return hook;
+}
+
+function loadFrom(exp: Experiment, pretrainedDir: string): PyValue {
+  const p = exp.model.pretrained;
+  if (p === "none") return null;
+  if (p === "coco") return cocoCheckpoint(exp.model.config) ?? null;
+  // MMEngine reads http(s) itself; s3:// needs petrel, so the fetch init container
+  // downloads it first.
+  if (p.startsWith("s3://")) return posix.join(pretrainedDir, posix.basename(p));
+  return p;
+}
+
+/** Pipelines written out only when the scale changes: a list replaces the base's. */
+function trainPipeline(scale: readonly [number, number], family: ModelFamily): PyValue[] {
+  return [
+    { type: "LoadImageFromFile", backend_args: null },
+    { type: "LoadAnnotations", with_bbox: true, ...(family.masks ? { with_mask: true } : {}) },
+    { type: "Resize", scale: tuple(scale[0], scale[1]), keep_ratio: true },
+    { type: "RandomFlip", prob: float(0.5) },
+    { type: "PackDetInputs" },
+  ];
+}
+
+function testPipeline(scale: readonly [number, number], family: ModelFamily): PyValue[] {
+  return [
+    { type: "LoadImageFromFile", backend_args: null },
+    { type: "Resize", scale: tuple(scale[0], scale[1]), keep_ratio: true },
+    { type: "LoadAnnotations", with_bbox: true, ...(family.masks ? { with_mask: true } : {}) },
+    {
+      type: "PackDetInputs",
+      meta_keys: tuple("img_id", "img_path", "ori_shape", "img_shape", "scale_factor"),
+    },
+  ];
+}
+
+/** Set a dotted key in the tree; keys through a list index go to the overrides. */
+function setDotted(
+  tree: Tree,
+  indexOverrides: Map<string, PyValue>,
+  key: string,
+  value: PyValue,
+): void {
+  const parts = key.split(".");
+  if (parts.some((p) => /^\d+$/.test(p))) {
+    indexOverrides.set(key, value);
+    return;
+  }
+  let node: Tree = tree;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (next === undefined || !isPlainTree(next)) node[part] = {};
+    node = node[part] as Tree;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+function isPlainTree(v: PyValue): v is Tree {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && v.constructor === Object;
+}
+
+/** JSON from cfgOptions: integers stay ints, other numbers are floats. */
+function jsonToPy(v: unknown): PyValue {
+  if (v === null || typeof v === "boolean" || typeof v === "string") return v;
+  if (typeof v === "number") return Number.isInteger(v) ? v : float(v);
+  if (Array.isArray(v)) return v.map(jsonToPy);
+  if (typeof v === "object") {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonToPy(x)]));
+  }
+  throw new Error(`not JSON: ${String(v)}`);
+}
+
+const withSlash = (p: string): string => (p.endsWith("/") ? p : `${p}/`);
+
