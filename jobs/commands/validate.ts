@@ -1,0 +1,33 @@
+/** `yunshi validate exp.yaml...`: check specs; prints one line per valid file. */
+import type { Command } from "commander";
+import { formatIssue, SpecError } from "../errors.ts";
+import { ExitCode, type Io } from "../io.ts";
+import { loadExperimentFile } from "../load-experiment.ts";
+
+export function registerValidate(program: Command, io: Io, setExit: (code: number) => void): void {
+  program
+    .command("validate")
+    .description("check experiment specs without a cluster (exit 2 if any is invalid)")
+    .argument("<files...>", "exp.yaml files")
+    .action(async (files: string[]) => {
+      const ok: string[] = [];
+      let invalid = false;
+      for (const file of files) {
+        try {
+          const { experiment: e, warnings } = await loadExperimentFile(file);
+          warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
+          const r = e.resources;
+          ok.push(
+            `✓ ${file}: ${e.name} — ${e.model.config}, ${e.dataset.classes.length} classes, ${r.nodes} node${r.nodes === 1 ? "" : "s"} × ${r.gpusPerNode} GPU, ${e.train.epochs} epochs, ${e.train.precision}\n`,
+          );
+        } catch (err) {
+          if (!(err instanceof SpecError)) throw err;
+          invalid = true;
+          io.err(`${err.message}\n`);
+        }
+      }
+      // An invalid spec prints nothing on stdout, so scripts can trust it.
+      if (invalid) setExit(ExitCode.invalidInput);
+      else ok.forEach((line) => io.out(line));
+    });
+}

@@ -1,0 +1,112 @@
+/**
+ * From command-line input to validated values: experiment files and the platform
+ * context (flags over defaults). Everything here throws SpecError/UsageError (exit 2)
+ * before anything is written or sent.
+ */
+import { UsageError, type SpecIssue } from "./errors.ts";
+import type { Experiment } from "./experiment.ts";
+import { loadExperimentFile, type LoadedExperiment } from "./load-experiment.ts";
+import { defaultPlatformContext, PlatformContextSchema, type PlatformContext } from "./platform.ts";
+import { renderKubernetesObjects, type KubeObject } from "./render-kubernetes.ts";
+import { VERSION } from "./version.ts";
+
+/** Platform flags shared by render and submit --dry-run. */
+export interface PlatformFlags {
+  namespace?: string;
+  bucket?: string;
+  region?: string;
+  trainerImage?: string;
+  agentImage?: string;
+  queue?: string;
+  serviceAccount?: string;
+  s3Endpoint?: string;
+}
+
+const flagNames: Record<keyof Omit<PlatformContext, never>, string> = {
+  namespace: "--namespace",
+  bucket: "--bucket",
+  region: "--region",
+  trainerImage: "--trainer-image",
+  checkpointAgentImage: "--agent-image",
+  queue: "--queue",
+  serviceAccount: "--service-account",
+  s3Endpoint: "--s3-endpoint",
+};
+
+/** The platform context for an experiment without a cluster: flags, else defaults. */
+export function platformFromFlags(flags: PlatformFlags, experiment?: Experiment): PlatformContext {
+  if (
+    flags.namespace !== undefined &&
+    experiment?.namespace !== undefined &&
+    flags.namespace !== experiment.namespace
+  ) {
+    throw new UsageError(
+      `--namespace ${flags.namespace} contradicts namespace: ${experiment.namespace} in the spec of ${experiment.name}; drop one of them`,
+    );
+  }
+  const candidate = {
+    ...defaultPlatformContext,
+    namespace: flags.namespace ?? experiment?.namespace ?? defaultPlatformContext.namespace,
+    ...(flags.bucket === undefined ? {} : { bucket: flags.bucket }),
+    ...(flags.region === undefined ? {} : { region: flags.region }),
+    ...(flags.trainerImage === undefined ? {} : { trainerImage: flags.trainerImage }),
+    ...(flags.agentImage === undefined ? {} : { checkpointAgentImage: flags.agentImage }),
+    ...(flags.queue === undefined ? {} : { queue: flags.queue }),
+    ...(flags.serviceAccount === undefined ? {} : { serviceAccount: flags.serviceAccount }),
+    ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
+  };
+  const parsed = PlatformContextSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]) as keyof PlatformContext;
+      const value = candidate[key];
+      return `${flagNames[key] ?? key} ${JSON.stringify(value)}: ${i.message}`;
+    });
+    throw new UsageError(`invalid platform settings:\n  ${lines.join("\n  ")}`);
+  }
+  return parsed.data;
+}
+
+/** Experiments bound for a cluster must read their data from S3. */
+export function assertClusterReady(loaded: LoadedExperiment, file: string): void {
+  const uri = loaded.experiment.dataset.uri;
+  if (!uri.startsWith("s3://")) {
+    throw new UsageError(
+      `${file}: dataset.uri ${JSON.stringify(uri)} is a local path, which only a local run can read; upload the dataset (e.g. aws s3 sync ${uri} s3://<bucket>/<namespace>/datasets/<name>/) and use that URI`,
+    );
+  }
+}
+
+export interface RenderedExperiment {
+  readonly file: string;
+  readonly loaded: LoadedExperiment;
+  readonly platform: PlatformContext;
+  readonly objects: KubeObject[];
+}
+
+/** Load, validate and render each file; nothing is returned unless every file is valid. */
+export async function renderFiles(
+  files: readonly string[],
+  flags: PlatformFlags,
+  onWarning: (file: string, w: SpecIssue) => void,
+): Promise<RenderedExperiment[]> {
+  const out: RenderedExperiment[] = [];
+  for (const file of files) {
+    const loaded = await loadExperimentFile(file);
+    loaded.warnings.forEach((w) => onWarning(file, w));
+    assertClusterReady(loaded, file);
+    const platform = platformFromFlags(flags, loaded.experiment);
+    const objects = renderKubernetesObjects({
+      experiment: loaded.experiment,
+      platform,
+      specHash: loaded.specHash,
+      version: VERSION,
+    });
+    out.push({ file, loaded, platform, objects });
+  }
+  const names = out.map((r) => `${r.platform.namespace}/${r.loaded.experiment.name}`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new UsageError(`two specs define the same experiment ${dup}`);
+  return out;
+}
+

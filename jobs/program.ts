@@ -1,0 +1,70 @@
+/**
+ * The yunshi command line as a function: run(argv, io) → exit code. jobs/cli.ts is the
+ * process entry; tests call run() directly. Exit codes: 0 ok, 2 invalid input (nothing
+ * submitted or written), 1 anything else. No stack traces unless --debug.
+ */
+import { Command, CommanderError } from "commander";
+import { registerConfig } from "./commands/config.ts";
+import { registerRender } from "./commands/render.ts";
+import { registerSubmit } from "./commands/submit.ts";
+import { registerValidate } from "./commands/validate.ts";
+import { SpecError, UsageError } from "./errors.ts";
+import { ExitCode, type Io } from "./io.ts";
+import { VERSION } from "./version.ts";
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const setExit = (code: number): void => {
+    exitCode = code;
+  };
+  const program = new Command()
+    .name("yunshi")
+    .description(
+      "云视 yunshi: exp.yaml → MMDetection 3.x training on Kubernetes, resumable from S3 checkpoints",
+    )
+    .version(VERSION)
+    .option("--debug", "print stack traces of failures")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+    });
+  registerValidate(program, io, setExit);
+  registerRender(program, io);
+  registerConfig(program, io);
+  registerSubmit(program, io);
+  program.addHelpText(
+    "after",
+    `
+Examples:
+  yunshi validate examples/*.yaml
+  yunshi submit examples/quickstart.yaml --dry-run
+  yunshi render exp.yaml -o deploy/exp      # one file per object + kustomization.yaml
+  yunshi config exp.yaml                    # the generated MMDetection config.py
+
+Exit codes: 0 ok, 2 invalid input (nothing submitted or written), 1 other failures.`,
+  );
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (err) {
+    const debug = argv.includes("--debug");
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.ok;
+      if (err.code === "commander.help") return ExitCode.ok;
+      return ExitCode.invalidInput;
+    }
+    if (err instanceof SpecError || err instanceof UsageError) {
+      io.err(`${err.message}\n`);
+      if (debug && err.stack !== undefined) io.err(`${err.stack}\n`);
+      return ExitCode.invalidInput;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`error: ${message}\n`);
+    if (debug && err instanceof Error && err.stack !== undefined) io.err(`${err.stack}\n`);
+    else io.err("(run with --debug for details)\n");
+    return ExitCode.failure;
+  }
+}

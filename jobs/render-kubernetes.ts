@@ -1,0 +1,192 @@
+/**
+ * (experiment, platform context) → the Kubernetes objects that run it, pure.
+ * - ConfigMap `<name>-config` with the generated MMDetection config.
+ * - One node: a batch/v1 Indexed Job + a headless Service (stable pod DNS names).
+ * - Several nodes: a JobSet (jobset.x-k8s.io/v1alpha2) whose one replicated job is the
+ *   same Indexed Job; JobSet restarts the whole group on failure, which is what a
+ *   torchrun group needs, and creates the headless Service itself.
+ */
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { IJobSpec } from "kubernetes-models/batch/v1/JobSpec";
+import type { IPodFailurePolicyRule } from "kubernetes-models/batch/v1/PodFailurePolicyRule";
+import type { Experiment } from "./experiment.ts";
+import type { JobSet } from "./jobset-types.ts";
+import { Annotations, Labels, objectNames, PART_OF } from "./labels.ts";
+import type { PlatformContext } from "./platform.ts";
+import { AgentExit, ContainerNames, doNotRetryExitCodes, masterPort } from "./pod-contract.ts";
+import { renderMmdetConfig } from "./render-mmdet-config.ts";
+import { renderPodTemplate } from "./render-pod-template.ts";
+
+export type KubeObject = IConfigMap | IService | IJob | JobSet;
+
+export interface RenderInput {
+  readonly experiment: Experiment;
+  readonly platform: PlatformContext;
+  readonly specHash: string;
+  /** Version of yunshi written into labels. */
+  readonly version: string;
+}
+
+/** Finished Jobs stay a week so that `status` can still explain them. */
+export const TTL_SECONDS_AFTER_FINISHED = 7 * 24 * 3600;
+
+export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
+  const { experiment: exp, platform } = input;
+  const namespace = exp.namespace ?? platform.namespace;
+  const names = objectNames(exp.name);
+  const labels = commonLabels(exp, input.version);
+  const annotations = {
+    [Annotations.specHash]: input.specHash,
+    [Annotations.retries]: String(exp.retries),
+  };
+  const queue = exp.queue ?? platform.queue;
+  const meta = (name: string, extraLabels: Record<string, string> = {}) => ({
+    name,
+    namespace,
+    labels: { ...labels, ...extraLabels },
+    annotations: { ...annotations },
+  });
+
+  const configMap: IConfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: meta(names.configMap),
+    data: {
+      "config.py": renderMmdetConfig(exp, { specHash: input.specHash }),
+    },
+  };
+
+  const multiNode = exp.resources.nodes > 1;
+  const masterAddr = multiNode
+    ? // JobSet pod hostnames: <jobset>-<replicatedJob>-<jobIndex>-<podIndex>.<subdomain>
+      `${names.workload}-${names.replicatedJob}-0-0.${names.service}`
+    : `${names.workload}-0.${names.service}`;
+  const template = renderPodTemplate({
+    experiment: exp,
+    platform,
+    namespace,
+    masterAddr,
+    labels,
+    annotations,
+    ...(multiNode ? {} : { subdomain: names.service }),
+  });
+
+  const jobSpec = (backoffLimit: number, podFailurePolicy: IPodFailurePolicyRule[]): IJobSpec => ({
+    completionMode: "Indexed",
+    completions: exp.resources.nodes,
+    parallelism: exp.resources.nodes,
+    backoffLimit,
+    podFailurePolicy: { rules: podFailurePolicy },
+    // With a podFailurePolicy only `Failed` is allowed; it also makes the replacement
+    // wait until the old pod (and its final checkpoint upload) has fully terminated.
+    podReplacementPolicy: "Failed",
+    activeDeadlineSeconds: durationSeconds(exp.maxRuntime),
+    template,
+  });
+  const doNotRetry: IPodFailurePolicyRule[] = [
+    {
+      action: "FailJob",
+      onExitCodes: {
+        containerName: ContainerNames.trainer,
+        operator: "In",
+        values: [...doNotRetryExitCodes],
+      },
+    },
+    ...[ContainerNames.fetch, ContainerNames.restore].map(
+      (containerName): IPodFailurePolicyRule => ({
+        action: "FailJob",
+        onExitCodes: { containerName, operator: "In", values: [AgentExit.invalidInput] },
+      }),
+    ),
+  ];
+
+  if (!multiNode) {
+    const service: IService = {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: meta(names.service),
+      spec: {
+        clusterIP: "None",
+        // torchrun's rendezvous needs the name before the pod is Ready.
+        publishNotReadyAddresses: true,
+        selector: { [Labels.experiment]: exp.name },
+        ports: [{ name: "torchrun", port: masterPort, targetPort: masterPort, protocol: "TCP" }],
+      },
+    };
+    const job: IJob = {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: meta(names.workload, { [Labels.kueueQueue]: queue }),
+      spec: {
+        // Preemptions (DisruptionTarget) do not count against retries; errors that a
+        // retry cannot fix fail the Job at once.
+        ...jobSpec(exp.retries, [
+          { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+          ...doNotRetry,
+        ]),
+        ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+      },
+    };
+    return [configMap, service, job];
+  }
+
+  // Any failed pod fails its Job at once (backoffLimit 0) so that JobSet restarts the
+  // whole torchrun group; the do-not-retry rules fail the JobSet without restarts.
+  const jobSet: JobSet = {
+    apiVersion: "jobset.x-k8s.io/v1alpha2",
+    kind: "JobSet",
+    metadata: meta(names.workload, { [Labels.kueueQueue]: queue }),
+    spec: {
+      network: {
+        enableDNSHostnames: true,
+        subdomain: names.service,
+        publishNotReadyAddresses: true,
+      },
+      failurePolicy: {
+        maxRestarts: exp.retries,
+        restartStrategy: "Recreate",
+        rules: [
+          {
+            name: "doNotRetry",
+            action: "FailJobSet",
+            onJobFailureReasons: ["PodFailurePolicy"],
+          },
+        ],
+      },
+      replicatedJobs: [
+        {
+          name: names.replicatedJob,
+          replicas: 1,
+          template: {
+            metadata: { labels: { ...labels }, annotations: { ...annotations } },
+            spec: jobSpec(0, doNotRetry),
+          },
+        },
+      ],
+      ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+    },
+  };
+  return [configMap, jobSet];
+}
+
+function commonLabels(exp: Experiment, version: string): Record<string, string> {
+  return {
+    [Labels.experiment]: exp.name,
+    [Labels.name]: "yunshi-experiment",
+    [Labels.instance]: exp.name,
+    [Labels.component]: "training",
+    [Labels.partOf]: PART_OF,
+    [Labels.managedBy]: PART_OF,
+    [Labels.version]: version,
+  };
+}
+
+/** "1h30m" → 5400. The schema guarantees the format. */
+export function durationSeconds(d: string): number {
+  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
+  let total = 0;
+  for (const [, n, u] of d.matchAll(/(\d+)([dhms])/g)) total += Number(n) * (units[u as string] ?? 0);
+  return total;
+}
