@@ -14,7 +14,8 @@ export function experimentJsonSchema(): string {
     ...schema,
     $id: "https://github.com/yunshi/yunshi/jobs/experiment.schema.json",
     title: "yunshi experiment (exp.yaml)",
-    description: "An MMDetection 3.x training run on Kubernetes: model, dataset, training knobs, resources, checkpoints.",
+    description:
+      "An MMDetection 3.x training run on Kubernetes: model, dataset, training knobs, resources, checkpoints.",
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

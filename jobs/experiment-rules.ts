@@ -38,7 +38,10 @@ export function checkExperimentRules(exp: Experiment): RuleResult {
       fix: "use precision: fp32 on CPU, or set resources.gpusPerNode ≥ 1",
     });
   }
-  if (train.precision === "bf16" && resources.gpu.instanceTypes?.some((t) => t.startsWith("g4dn"))) {
+  if (
+    train.precision === "bf16" &&
+    resources.gpu.instanceTypes?.some((t) => t.startsWith("g4dn"))
+  ) {
     warnings.push({
       path: ["train", "precision"],
       message: "bf16 needs an Ampere or newer GPU; g4dn (T4) emulates it slowly",
@@ -50,7 +53,8 @@ export function checkExperimentRules(exp: Experiment): RuleResult {
   if (train.persistentWorkers === true && train.workersPerGpu === 0) {
     errors.push({
       path: ["train", "persistentWorkers"],
-      message: "persistentWorkers needs workersPerGpu > 0 (PyTorch refuses persistent workers without workers)",
+      message:
+        "persistentWorkers needs workersPerGpu > 0 (PyTorch refuses persistent workers without workers)",
       fix: "set train.workersPerGpu ≥ 1, or persistentWorkers: false",
     });
   }

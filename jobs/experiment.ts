@@ -23,7 +23,10 @@ const positiveInt = z.int().positive();
 
 const s3Uri = z
   .string()
-  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, "an S3 URI such as s3://bucket/prefix/");
+  .regex(
+    /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/,
+    "an S3 URI such as s3://bucket/prefix/",
+  );
 
 /** A path relative to dataset.uri: no absolute paths, no `..` (it must stay inside). */
 const relativePath = z
@@ -85,7 +88,9 @@ const dataset = z
       .refine((u) => u.startsWith("s3://") || !/^[a-z][a-z0-9+.-]*:\/\//.test(u), {
         message: "an s3:// prefix (or, for local runs, a local directory)",
       })
-      .describe("prefix holding the files below: s3://bucket/path/ (or a local directory for --local)"),
+      .describe(
+        "prefix holding the files below: s3://bucket/path/ (or a local directory for --local)",
+      ),
     train: split,
     val: split,
     /** Defaults to val. */
@@ -128,7 +133,11 @@ const train = z
   .object({
     epochs: positiveInt.default(12),
     batchPerGpu: positiveInt.default(2).describe("images per GPU (2.x samples_per_gpu)"),
-    workersPerGpu: z.int().min(0).default(2).describe("dataloader workers per GPU (2.x workers_per_gpu)"),
+    workersPerGpu: z
+      .int()
+      .min(0)
+      .default(2)
+      .describe("dataloader workers per GPU (2.x workers_per_gpu)"),
     /** Defaults to workersPerGpu > 0 (PyTorch refuses persistent workers without workers). */
     persistentWorkers: z.boolean().optional(),
     optimizer: optimizer.default({ type: "SGD", lr: 0.02, momentum: 0.9, weightDecay: 0.0001 }),
@@ -179,7 +188,11 @@ const resources = z
       .object({
         minMemoryGiB: positiveInt.max(192).optional(),
         instanceTypes: z
-          .array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type such as g5.2xlarge"))
+          .array(
+            z
+              .string()
+              .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type such as g5.2xlarge"),
+          )
           .min(1)
           .optional(),
       })
@@ -202,7 +215,10 @@ const checkpoint = z
       ])
       .default({ epochs: 1 }),
     /** MMEngine deletes the oldest checkpoint BEFORE writing the new one: keep ≥ 2. */
-    keep: z.int().min(2, "at least 2: MMEngine deletes the oldest checkpoint before writing the new one").default(3),
+    keep: z
+      .int()
+      .min(2, "at least 2: MMEngine deletes the oldest checkpoint before writing the new one")
+      .default(3),
     /** Metric for save_best, e.g. coco/bbox_mAP. */
     best: z
       .string()
@@ -233,7 +249,12 @@ export const ExperimentSchema = z
       .regex(DURATION_PATTERN, "a duration such as 30m, 24h, 2d or 1h30m")
       .refine((d) => d !== "", "a duration such as 30m, 24h, 2d or 1h30m")
       .default("24h"),
-    retries: z.int().min(0).max(100).default(10).describe("restarts after failures; preemptions do not count"),
+    retries: z
+      .int()
+      .min(0)
+      .max(100)
+      .default(10)
+      .describe("restarts after failures; preemptions do not count"),
   })
   .strict();
 

@@ -27,7 +27,8 @@ export async function loadExperimentFile(file: string): Promise<LoadedExperiment
     text = await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(err);
+    const why =
+      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(err);
     throw new SpecError(file, [{ path: "", message: `cannot read the spec: ${why}` }]);
   }
   return parseExperiment(text, file);
@@ -63,7 +64,10 @@ export function parseExperiment(text: string, file = "<spec>"): LoadedExperiment
   const parsed = ExperimentSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.flatMap((i) => describeIssue(i, raw, locate));
-    throw new SpecError(file, issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+    throw new SpecError(
+      file,
+      issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+    );
   }
   const experiment: Experiment = parsed.data;
   const rules = checkExperimentRules(experiment);
@@ -179,7 +183,7 @@ function keysAt(path: readonly PathSegment[]): string[] {
 
 function suggestion(word: string, candidates: readonly string[]): string | undefined {
   if (candidates.length === 0) return undefined;
-  const best = closest(word, candidates as string[]);
+  const best = closest(word, candidates);
   const d = distance(word.toLowerCase(), best.toLowerCase());
   return d <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
@@ -197,7 +201,11 @@ const humanExpected: Readonly<Record<string, string>> = {
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown, locate: Locate): SpecIssue[] {
   const path = issue.path.filter((p): p is PathSegment => typeof p !== "symbol");
   const value = valueAt(raw, path);
-  const at = (p: readonly PathSegment[], extra: Omit<SpecIssue, "path">, key?: string): SpecIssue => ({
+  const at = (
+    p: readonly PathSegment[],
+    extra: Omit<SpecIssue, "path">,
+    key?: string,
+  ): SpecIssue => ({
     path: dotted(p),
     // For a key, point at the key itself inside its parent mapping, not at its value.
     ...(key === undefined ? locate(p) : locate(p.slice(0, -1), key)),

@@ -115,4 +115,5 @@ export function cocoCheckpoint(config: string): string | undefined {
 }
 
 /** Base configs with a known COCO checkpoint, for error messages. */
-export const knownCocoBases = (): string[] => Object.keys(cocoCheckpoints).map((p) => `mmdet::${p}`);
+export const knownCocoBases = (): string[] =>
+  Object.keys(cocoCheckpoints).map((p) => `mmdet::${p}`);

@@ -20,7 +20,10 @@ export const PlatformKeys = {
 
 const imageRef = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, "an image reference such as registry/repo:tag or repo@sha256:...");
+  .regex(
+    /^[a-z0-9][a-z0-9._\-/:@]*$/,
+    "an image reference such as registry/repo:tag or repo@sha256:...",
+  );
 
 export const PlatformContextSchema = z
   .object({

@@ -7,7 +7,8 @@ import { UsageError, type SpecIssue } from "./errors.ts";
 import type { Experiment } from "./experiment.ts";
 import { loadExperimentFile, type LoadedExperiment } from "./load-experiment.ts";
 import { defaultPlatformContext, PlatformContextSchema, type PlatformContext } from "./platform.ts";
-import { renderKubernetesObjects, type KubeObject } from "./render-kubernetes.ts";
+import { checkPodSpec } from "../policies/job-rules.ts";
+import { podTemplatesOf, renderKubernetesObjects, type KubeObject } from "./render-kubernetes.ts";
 import { VERSION } from "./version.ts";
 
 /** Platform flags shared by render and submit --dry-run. */
@@ -102,6 +103,17 @@ export async function renderFiles(
       specHash: loaded.specHash,
       version: VERSION,
     });
+    // The job rules hold for everything we render; a violation is a bug in yunshi.
+    const violations = objects.flatMap((o) =>
+      podTemplatesOf(o).flatMap(([where, t]) =>
+        t.spec === undefined ? [] : checkPodSpec(t.spec, where),
+      ),
+    );
+    if (violations.length > 0) {
+      throw new Error(
+        `rendered objects break the job rules: ${violations.map((v) => `[${v.rule}] ${v.message}`).join("; ")}`,
+      );
+    }
     out.push({ file, loaded, platform, objects });
   }
   const names = out.map((r) => `${r.platform.namespace}/${r.loaded.experiment.name}`);
@@ -109,4 +121,3 @@ export async function renderFiles(
   if (dup !== undefined) throw new UsageError(`two specs define the same experiment ${dup}`);
   return out;
 }
-

@@ -52,7 +52,8 @@ Exit codes: 0 ok, 2 invalid input (nothing submitted or written), 1 other failur
   } catch (err) {
     const debug = argv.includes("--debug");
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.ok;
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version")
+        return ExitCode.ok;
       if (err.code === "commander.help") return ExitCode.ok;
       return ExitCode.invalidInput;
     }

@@ -39,7 +39,43 @@ export const tuple = (...items: PyValue[]): PyTuple => new PyTuple(items);
 export const ref = (name: string): PyRef => new PyRef(name);
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const PYTHON_KEYWORDS = new Set(["False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield"]);
+const PYTHON_KEYWORDS = new Set([
+  "False",
+  "None",
+  "True",
+  "and",
+  "as",
+  "assert",
+  "async",
+  "await",
+  "break",
+  "class",
+  "continue",
+  "def",
+  "del",
+  "elif",
+  "else",
+  "except",
+  "finally",
+  "for",
+  "from",
+  "global",
+  "if",
+  "import",
+  "in",
+  "is",
+  "lambda",
+  "nonlocal",
+  "not",
+  "or",
+  "pass",
+  "raise",
+  "return",
+  "try",
+  "while",
+  "with",
+  "yield",
+]);
 
 /** Python string literal; non-ASCII (Chinese class names) stays as UTF-8 text. */
 export function pyString(s: string): string {
@@ -85,7 +121,12 @@ export function pyValue(v: PyValue, indent = 0): string {
     return wrap("{", items, "}", indent);
   }
   if (Array.isArray(v)) {
-    return wrap("[", (v as readonly PyValue[]).map((i) => pyValue(i, indent + 4)), "]", indent);
+    return wrap(
+      "[",
+      (v as readonly PyValue[]).map((i) => pyValue(i, indent + 4)),
+      "]",
+      indent,
+    );
   }
   const entries = Object.entries(v as Record<string, PyValue>);
   if (entries.every(([k]) => IDENTIFIER.test(k) && !PYTHON_KEYWORDS.has(k))) {

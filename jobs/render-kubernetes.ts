@@ -11,6 +11,7 @@ import type { IService } from "kubernetes-models/v1/Service";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IJobSpec } from "kubernetes-models/batch/v1/JobSpec";
 import type { IPodFailurePolicyRule } from "kubernetes-models/batch/v1/PodFailurePolicyRule";
+import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import type { Experiment } from "./experiment.ts";
 import type { JobSet } from "./jobset-types.ts";
 import { Annotations, Labels, objectNames, PART_OF } from "./labels.ts";
@@ -187,6 +188,26 @@ function commonLabels(exp: Experiment, version: string): Record<string, string> 
 export function durationSeconds(d: string): number {
   const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
   let total = 0;
-  for (const [, n, u] of d.matchAll(/(\d+)([dhms])/g)) total += Number(n) * (units[u as string] ?? 0);
+  for (const [, n, u] of d.matchAll(/(\d+)([dhms])/g))
+    total += Number(n) * (units[u as string] ?? 0);
   return total;
+}
+
+/** The pod templates inside a rendered object, keyed by where they sit. */
+const podTemplateFinders: Readonly<
+  Record<string, (o: KubeObject) => Array<[string, IPodTemplateSpec]>>
+> = {
+  Job: (o) => {
+    const job = o as IJob;
+    return job.spec === undefined ? [] : [[`Job/${job.metadata?.name ?? ""}`, job.spec.template]];
+  },
+  JobSet: (o) =>
+    (o as JobSet).spec.replicatedJobs.map((rj) => [
+      `JobSet/${(o as JobSet).metadata.name ?? ""}/${rj.name}`,
+      rj.template.spec.template,
+    ]),
+};
+
+export function podTemplatesOf(o: KubeObject): Array<[string, IPodTemplateSpec]> {
+  return podTemplateFinders[o.kind ?? ""]?.(o) ?? [];
 }

@@ -13,14 +13,7 @@ import { posix } from "node:path";
 import type { Experiment } from "./experiment.ts";
 import { cocoCheckpoint, modelFamily, type ModelFamily } from "./model-zoo.ts";
 import { INDEX_OVERRIDES_KEY, PodPaths } from "./pod-contract.ts";
-import {
-  float,
-  PyMapping,
-  pyAssignments,
-  ref,
-  tuple,
-  type PyValue,
-} from "./python-literal.ts";
+import { float, PyMapping, pyAssignments, ref, tuple, type PyValue } from "./python-literal.ts";
 
 export interface MmdetConfigOptions {
   /** Where the dataset lives for the trainer. @default PodPaths.dataDir */
@@ -315,10 +308,11 @@ function jsonToPy(v: unknown): PyValue {
   if (typeof v === "number") return Number.isInteger(v) ? v : float(v);
   if (Array.isArray(v)) return v.map(jsonToPy);
   if (typeof v === "object") {
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonToPy(x)]));
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonToPy(x)]),
+    );
   }
-  throw new Error(`not JSON: ${String(v)}`);
+  throw new Error(`not JSON: ${typeof v}`);
 }
 
 const withSlash = (p: string): string => (p.endsWith("/") ? p : `${p}/`);
-

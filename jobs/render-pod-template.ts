@@ -234,7 +234,11 @@ export function nodeRequirements(exp: Experiment): INodeSelectorRequirement[] {
   ];
   if (r.gpusPerNode > 0) {
     if (r.gpu.instanceTypes !== undefined) {
-      reqs.push({ key: "node.kubernetes.io/instance-type", operator: "In", values: [...r.gpu.instanceTypes] });
+      reqs.push({
+        key: "node.kubernetes.io/instance-type",
+        operator: "In",
+        values: [...r.gpu.instanceTypes],
+      });
     } else if (r.gpu.minMemoryGiB !== undefined) {
       // Karpenter's label is in MiB; Gt is strict, so subtract one to include the minimum.
       reqs.push({
@@ -275,4 +279,3 @@ function agentEnv(platform: PlatformContext): IEnvVar[] {
   }
   return env;
 }
-

@@ -31,7 +31,10 @@ export function fileNameOf(o: NamedObject): string {
  * One file per object plus kustomization.yaml. Each file is written to a temporary name
  * and renamed, so a reader never sees half a manifest. Returns the paths written.
  */
-export async function writeManifestDir(dir: string, objects: readonly NamedObject[]): Promise<string[]> {
+export async function writeManifestDir(
+  dir: string,
+  objects: readonly NamedObject[],
+): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const files = objects.map((o) => [fileNameOf(o), stringify(o, yamlOptions)] as const);
   const names = files.map(([n]) => n);

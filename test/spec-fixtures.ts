@@ -19,7 +19,14 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json | un
 export function patched(patch: Record<string, unknown>): Record<string, unknown> {
   const merge = (a: unknown, b: unknown): unknown => {
     if (b === undefined) return undefined;
-    if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    if (
+      a &&
+      b &&
+      typeof a === "object" &&
+      typeof b === "object" &&
+      !Array.isArray(a) &&
+      !Array.isArray(b)
+    ) {
       const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
       for (const [k, v] of Object.entries(b as Record<string, unknown>)) {
         const m = merge(out[k], v);

@@ -13,17 +13,23 @@ export function registerConfig(program: Command, io: Io): void {
     .argument("<file>", "exp.yaml")
     .option("--data-root <dir>", "dataset directory as the trainer sees it", PodPaths.dataDir)
     .option("--work-dir <dir>", "MMEngine work_dir", PodPaths.workDir)
-    .option("--pretrained-dir <dir>", "where s3:// pretrained weights are fetched to", PodPaths.pretrainedDir)
-    .action(async (file: string, opts: { dataRoot: string; workDir: string; pretrainedDir: string }) => {
-      const { experiment, warnings, specHash } = await loadExperimentFile(file);
-      warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
-      io.out(
-        renderMmdetConfig(experiment, {
-          dataRoot: opts.dataRoot,
-          workDir: opts.workDir,
-          pretrainedDir: opts.pretrainedDir,
-          specHash,
-        }),
-      );
-    });
+    .option(
+      "--pretrained-dir <dir>",
+      "where s3:// pretrained weights are fetched to",
+      PodPaths.pretrainedDir,
+    )
+    .action(
+      async (file: string, opts: { dataRoot: string; workDir: string; pretrainedDir: string }) => {
+        const { experiment, warnings, specHash } = await loadExperimentFile(file);
+        warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
+        io.out(
+          renderMmdetConfig(experiment, {
+            dataRoot: opts.dataRoot,
+            workDir: opts.workDir,
+            pretrainedDir: opts.pretrainedDir,
+            specHash,
+          }),
+        );
+      },
+    );
 }

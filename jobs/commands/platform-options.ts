@@ -17,7 +17,8 @@ export function addPlatformOptions(cmd: Command): Command {
 }
 
 export function platformFlagsOf(opts: Record<string, unknown>): PlatformFlags {
-  const pick = (k: string): string | undefined => (typeof opts[k] === "string" ? (opts[k] as string) : undefined);
+  const pick = (k: string): string | undefined =>
+    typeof opts[k] === "string" ? opts[k] : undefined;
   const flags: PlatformFlags = {};
   const set = (key: keyof PlatformFlags, v: string | undefined): void => {
     if (v !== undefined) flags[key] = v;

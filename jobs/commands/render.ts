@@ -12,7 +12,9 @@ export function registerRender(program: Command, io: Io): void {
     .description("print the Kubernetes objects of experiments (no cluster needed)")
     .argument("<files...>", "exp.yaml files")
     .option("-o, --output-dir <dir>", "write one file per object plus kustomization.yaml")
-    .addOption(new Option("--format <format>", "stdout format").choices(["yaml", "json"]).default("yaml"));
+    .addOption(
+      new Option("--format <format>", "stdout format").choices(["yaml", "json"]).default("yaml"),
+    );
   addPlatformOptions(cmd).action(async (files: string[], opts: Record<string, unknown>) => {
     const rendered = await renderFiles(files, platformFlagsOf(opts), (file, w) =>
       io.err(`⚠ ${file}: ${formatIssue(w)}\n`),
