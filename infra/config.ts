@@ -1,0 +1,302 @@
+/**
+ * The stack configuration: one zod schema (the single source of the shape and defaults),
+ * a pure validator that names the offending `yunshi:` key, and a loader that reads Pulumi
+ * config. Documented example: Pulumi.dev.yaml; reference: docs/platform.md.
+ */
+import { closest } from "fastest-levenshtein";
+import { z } from "zod";
+import { defaultGpuAmiAlias, defaultKubernetesVersion } from "./versions.ts";
+
+/** Config namespace = project name in Pulumi.yaml. */
+export const CONFIG_NAMESPACE = "yunshi";
+
+/** GPU instance families with at least 16 GiB of GPU memory (see docs/platform.md). */
+export const GPU_FAMILIES = [
+  "g4dn",
+  "g5",
+  "g6",
+  "g6e",
+  "p4d",
+  "p4de",
+  "p5",
+  "p5e",
+  "p5en",
+] as const;
+
+/** Namespaces a team must not take over: system and controller namespaces. */
+const RESERVED_NAMESPACES = new Set([
+  "default",
+  "kube-system",
+  "kube-public",
+  "kube-node-lease",
+  "kueue-system",
+  "jobset-system",
+  "nvidia-device-plugin",
+  "karpenter",
+]);
+
+const dnsLabel = z
+  .string()
+  .regex(
+    /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    "must be a DNS label: lower-case letters, digits and '-', starting with a letter",
+  );
+
+const duration = z
+  .string()
+  .regex(/^(\d+(s|m|h))+$|^Never$/, "must be a duration such as 30s, 5m, 720h (or Never)");
+
+const TeamSchema = z
+  .object({
+    /** Namespace of the team; also its Kueue ClusterQueue name. */
+    name: dnsLabel.refine((n) => !RESERVED_NAMESPACES.has(n), {
+      message: "is a reserved namespace; choose a team name such as 'vision'",
+    }),
+    /** Guaranteed (nominal) spot GPUs in Kueue. @default 8 */
+    spotGpus: z.number().int().min(0).default(8),
+    /** Guaranteed (nominal) on-demand GPUs in Kueue. @default 0 */
+    onDemandGpus: z.number().int().min(0).default(0),
+    /** Fair-sharing weight when teams borrow idle quota from each other. @default 1 */
+    weight: z.number().positive().default(1),
+  })
+  .strict();
+
+export const StackConfigSchema = z
+  .object({
+    /** EKS cluster name. @default "yunshi-<stack>" */
+    clusterName: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/, "must be 1-31 lower-case letters, digits or '-'")
+      .optional(),
+    /** EKS Kubernetes version. @default versions.ts defaultKubernetesVersion */
+    kubernetesVersion: z
+      .string()
+      .regex(/^1\.\d{2}$/, 'must be a minor version such as "1.35" (quote it in YAML)')
+      .default(defaultKubernetesVersion),
+    /** IPv4 /16 for the VPC. @default "10.0.0.0/16" */
+    vpcCidr: z
+      .cidrv4()
+      .refine((c) => c.endsWith("/16"), "must be a /16 block such as 10.0.0.0/16")
+      .default("10.0.0.0/16"),
+    /** Availability zones to spread subnets over (2-4). @default 2 */
+    availabilityZones: z.number().int().min(2).max(4).default(2),
+    /** One NAT gateway for all AZs (cheap) or one per AZ (resilient). @default "single" */
+    natGateways: z.enum(["single", "perAz"]).default("single"),
+    /**
+     * CIDRs allowed to reach the public Kubernetes API endpoint. Required: there is no safe
+     * default. "0.0.0.0/0" opens it to the internet and must be written explicitly.
+     */
+    apiAccessCidrs: z.array(z.cidrv4()).min(1, 'needs at least one CIDR, e.g. ["203.0.113.0/24"]'),
+    /** IAM role/user ARNs given cluster-admin access entries. @default [] */
+    admins: z
+      .array(
+        z
+          .string()
+          .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, "must be an IAM role or user ARN"),
+      )
+      .default([]),
+    /**
+     * Create the account-wide EC2 Spot service-linked role (AWSServiceRoleForEC2Spot), which
+     * spot launches through the API need. Set true only on an account that has never used
+     * Spot: creating it fails when it already exists. @default false
+     */
+    createSpotServiceLinkedRole: z.boolean().default(false),
+    /** Always-on on-demand nodes for controllers (Karpenter, Kueue, CoreDNS). */
+    systemNodes: z
+      .object({
+        /** @default "t3.medium" */
+        instanceType: z
+          .string()
+          .regex(/^[a-z0-9-]+\.[a-z0-9]+$/, "must be an EC2 instance type")
+          .default("t3.medium"),
+        /** @default 2 */
+        count: z.number().int().min(1).max(10).default(2),
+      })
+      .strict()
+      .default({ instanceType: "t3.medium", count: 2 }),
+    /** GPU capacity managed by Karpenter (scales from zero). */
+    gpu: z
+      .object({
+        /** @default ["g5", "g6", "g6e"] */
+        instanceFamilies: z.array(z.enum(GPU_FAMILIES)).min(1).default(["g5", "g6", "g6e"]),
+        /** @default ["spot", "on-demand"] */
+        capacityTypes: z
+          .array(z.enum(["spot", "on-demand"]))
+          .min(1)
+          .default(["spot", "on-demand"]),
+        /** Cost guard: the NodePool never holds more GPUs than this. @default 16 */
+        maxGpus: z.number().int().min(1).default(16),
+        /** Root volume of GPU nodes (images, datasets). @default 200 */
+        rootVolumeGiB: z.number().int().min(50).max(16384).default(200),
+        /** How long an empty GPU node lives before Karpenter removes it. @default "5m" */
+        consolidateAfter: duration.default("5m"),
+        /** Maximum node lifetime (security patching). @default "720h" */
+        expireAfter: duration.default("720h"),
+        /** Karpenter AMI alias. @default versions.ts defaultGpuAmiAlias */
+        amiAlias: z
+          .string()
+          .regex(
+            /^(al2023|bottlerocket)@(latest|v[0-9.]+)$/,
+            "must look like al2023@latest or al2023@v20261101",
+          )
+          .default(defaultGpuAmiAlias),
+      })
+      .strict()
+      .default({
+        instanceFamilies: ["g5", "g6", "g6e"],
+        capacityTypes: ["spot", "on-demand"],
+        maxGpus: 16,
+        rootVolumeGiB: 200,
+        consolidateAfter: "5m",
+        expireAfter: "720h",
+        amiAlias: defaultGpuAmiAlias,
+      }),
+    /** Team namespaces. @default [{ name: "ml" }] */
+    teams: z
+      .array(TeamSchema)
+      .min(1)
+      .default([{ name: "ml", spotGpus: 8, onDemandGpus: 0, weight: 1 }]),
+    /** Checkpoint bucket lifecycle. */
+    bucket: z
+      .object({
+        /** Delete overwritten/deleted object versions after N days. @default 30 */
+        noncurrentVersionDays: z.number().int().min(1).default(30),
+        /** Abort unfinished multipart uploads after N days. @default 7 */
+        abortMultipartDays: z.number().int().min(1).default(7),
+      })
+      .strict()
+      .default({ noncurrentVersionDays: 30, abortMultipartDays: 7 }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.teams.forEach((t, i) => {
+      if (seen.has(t.name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["teams", i, "name"],
+          message: `duplicate team "${t.name}"`,
+        });
+      seen.add(t.name);
+    });
+    // Quota Kueue hands out beyond what Karpenter may launch would admit jobs that then sit
+    // Pending forever; keep the two cost guards consistent.
+    const nominal = cfg.teams.reduce((n, t) => n + t.spotGpus + t.onDemandGpus, 0);
+    if (nominal > cfg.gpu.maxGpus)
+      ctx.addIssue({
+        code: "custom",
+        path: ["gpu", "maxGpus"],
+        message: `is ${cfg.gpu.maxGpus} but the teams' guaranteed GPUs add up to ${nominal}; raise gpu.maxGpus or lower teams[].spotGpus/onDemandGpus`,
+      });
+    for (const [i, t] of cfg.teams.entries()) {
+      if (t.onDemandGpus > 0 && !cfg.gpu.capacityTypes.includes("on-demand"))
+        ctx.addIssue({
+          code: "custom",
+          path: ["teams", i, "onDemandGpus"],
+          message: 'is set but gpu.capacityTypes does not include "on-demand"',
+        });
+      if (t.spotGpus > 0 && !cfg.gpu.capacityTypes.includes("spot"))
+        ctx.addIssue({
+          code: "custom",
+          path: ["teams", i, "spotGpus"],
+          message: 'is set but gpu.capacityTypes does not include "spot"; set it to 0',
+        });
+    }
+  });
+
+export type StackConfigInput = z.input<typeof StackConfigSchema>;
+/** The validated stack configuration plus the values from outside the `yunshi:` namespace. */
+export type StackConfig = Omit<z.output<typeof StackConfigSchema>, "clusterName"> & {
+  readonly clusterName: string;
+  readonly region: string;
+  readonly stack: string;
+};
+export type TeamConfig = StackConfig["teams"][number];
+
+/** Invalid stack configuration; the message lists every problem, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid stack configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const TOP_LEVEL_KEYS = Object.keys(StackConfigSchema.shape);
+
+function keyPath(path: readonly PropertyKey[]): string {
+  let out = CONFIG_NAMESPACE + ":";
+  path.forEach((p, i) => {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += (i === 0 ? "" : ".") + String(p);
+  });
+  return out;
+}
+
+function describe(issue: z.core.$ZodIssue, raw: unknown): string {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys
+      .map((k) => {
+        const where = keyPath([...issue.path, k]);
+        const known = issue.path.length === 0 ? TOP_LEVEL_KEYS : [];
+        const hint = known.length > 0 ? ` (did you mean ${keyPath([closest(k, known)])}?)` : "";
+        return `${where}: unknown key${hint}`;
+      })
+      .join("\n  ");
+  }
+  let got: unknown = raw;
+  for (const p of issue.path) got = (got as Record<PropertyKey, unknown> | undefined)?.[p];
+  const shown = got === undefined ? "missing" : `got ${JSON.stringify(got)}`;
+  return `${keyPath(issue.path)}: ${issue.message} (${shown})`;
+}
+
+/**
+ * Validate raw config values (keys without the `yunshi:` prefix). Pure: no Pulumi calls.
+ * @throws ConfigError naming each bad key, its value and the rule.
+ */
+export function parseStackConfig(
+  raw: Readonly<Record<string, unknown>>,
+  context: { readonly region: string | undefined; readonly stack: string },
+): StackConfig {
+  const problems: string[] = [];
+  if (context.region === undefined || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(context.region))
+    problems.push(
+      `aws:region: must be an AWS region such as us-east-1 (${context.region === undefined ? "missing" : `got ${JSON.stringify(context.region)}`}); run \`pulumi config set aws:region us-east-1\``,
+    );
+  const parsed = StackConfigSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => describe(i, raw)));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const clusterName =
+    parsed.data.clusterName ?? `yunshi-${context.stack}`.toLowerCase().slice(0, 31);
+  return { ...parsed.data, clusterName, region: context.region as string, stack: context.stack };
+}
+
+/** Keys whose values are plain strings; everything else is JSON (numbers, lists, objects). */
+const STRING_KEYS = new Set(["clusterName", "kubernetesVersion", "vpcCidr", "natGateways"]);
+
+/**
+ * Turn Pulumi's flat `namespace:key → string` config into raw values for the schema.
+ * Structured values arrive as JSON text (`pulumi config set --path` or YAML objects).
+ */
+export function rawConfigFrom(all: Readonly<Record<string, string>>): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [fullKey, text] of Object.entries(all)) {
+    if (!fullKey.startsWith(CONFIG_NAMESPACE + ":")) continue;
+    const key = fullKey.slice(CONFIG_NAMESPACE.length + 1);
+    if (STRING_KEYS.has(key)) {
+      raw[key] = text;
+      continue;
+    }
+    try {
+      raw[key] = JSON.parse(text) as unknown;
+    } catch {
+      // A bare word for a structured key: let the schema report the type mismatch.
+      raw[key] = text;
+      if (!TOP_LEVEL_KEYS.includes(key)) continue;
+      if (/^[[{]/.test(text.trim()))
+        problems.push(`${fullKey}: is not valid JSON/YAML (got ${JSON.stringify(text)})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return raw;
+}

@@ -1,0 +1,129 @@
+/**
+ * `pulumi up` entry point (Pulumi.yaml → main): composes the platform from the components in
+ * this folder. Stack outputs are the exports below. See docs/platform.md.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { Cluster } from "./cluster.ts";
+import { NvidiaDevicePlugin } from "./device-plugin.ts";
+import { GpuNodePool } from "./gpu-nodepool.ts";
+import { JobSet } from "./jobset.ts";
+import { Karpenter } from "./karpenter.ts";
+import { Kueue } from "./kueue.ts";
+import { loadStackConfig } from "./load-config.ts";
+import { Network } from "./network.ts";
+import { Registry } from "./registry.ts";
+import { Storage } from "./storage.ts";
+import { Team } from "./team.ts";
+import { TrainingRole } from "./training-role.ts";
+
+const cfg = loadStackConfig();
+const partition = aws.getPartitionOutput().partition;
+const accountId = aws.getCallerIdentityOutput().accountId;
+
+const network = new Network("network", {
+  clusterName: cfg.clusterName,
+  region: cfg.region,
+  cidr: cfg.vpcCidr,
+  azCount: cfg.availabilityZones,
+  natGateways: cfg.natGateways,
+});
+
+const cluster = new Cluster("cluster", {
+  clusterName: cfg.clusterName,
+  kubernetesVersion: cfg.kubernetesVersion,
+  vpcId: network.vpcId,
+  privateSubnetIds: network.privateSubnetIds,
+  publicSubnetIds: network.publicSubnetIds,
+  apiAccessCidrs: cfg.apiAccessCidrs,
+  admins: cfg.admins,
+  partition,
+  systemInstanceType: cfg.systemNodes.instanceType,
+  systemNodeCount: cfg.systemNodes.count,
+});
+
+const storage = new Storage("storage", {
+  clusterName: cfg.clusterName,
+  noncurrentVersionDays: cfg.bucket.noncurrentVersionDays,
+  abortMultipartDays: cfg.bucket.abortMultipartDays,
+});
+
+const registry = new Registry("registry", { clusterName: cfg.clusterName });
+
+const karpenter = new Karpenter("karpenter", {
+  clusterName: cfg.clusterName,
+  clusterNameOutput: cluster.clusterName,
+  region: cfg.region,
+  partition,
+  accountId,
+  provider: cluster.provider,
+  podIdentityAgent: cluster.podIdentityAgent,
+  systemNodes: cluster.systemNodes,
+  createSpotServiceLinkedRole: cfg.createSpotServiceLinkedRole,
+});
+
+new GpuNodePool("gpu", {
+  clusterName: cfg.clusterName,
+  nodeRoleName: karpenter.nodeRoleName,
+  clusterSecurityGroupId: cluster.clusterSecurityGroupId,
+  amiAlias: cfg.gpu.amiAlias,
+  rootVolumeGiB: cfg.gpu.rootVolumeGiB,
+  instanceFamilies: cfg.gpu.instanceFamilies,
+  capacityTypes: cfg.gpu.capacityTypes,
+  maxGpus: cfg.gpu.maxGpus,
+  consolidateAfter: cfg.gpu.consolidateAfter,
+  expireAfter: cfg.gpu.expireAfter,
+  provider: cluster.provider,
+  karpenter: karpenter.release,
+});
+
+new NvidiaDevicePlugin("nvidia", { provider: cluster.provider });
+
+const jobset = new JobSet("jobset", {
+  provider: cluster.provider,
+  systemNodes: cluster.systemNodes,
+});
+
+const kueue = new Kueue("kueue", {
+  provider: cluster.provider,
+  capacityTypes: cfg.gpu.capacityTypes,
+  jobset: jobset.release,
+  systemNodes: cluster.systemNodes,
+});
+
+const trainingRole = new TrainingRole("training", {
+  bucketName: storage.bucketName,
+  accountId,
+});
+
+const teams = cfg.teams.map(
+  (team) =>
+    new Team(`team-${team.name}`, {
+      team,
+      flavors: kueue.flavors,
+      maxGpus: cfg.gpu.maxGpus,
+      clusterName: cluster.clusterName,
+      trainingRoleArn: trainingRole.roleArn,
+      bucketName: storage.bucketName,
+      region: cfg.region,
+      trainerImage: registry.refs.trainer,
+      checkpointAgentImage: registry.refs["checkpoint-agent"],
+      provider: cluster.provider,
+      kueue: [kueue.release, ...kueue.flavorResources],
+      podIdentityAgent: cluster.podIdentityAgent,
+    }),
+);
+
+export const clusterName = cluster.clusterName;
+export const region = cfg.region;
+export const kubeconfig = pulumi.secret(cluster.kubeconfigJson);
+export const bucketName = storage.bucketName;
+export const trainerImage = registry.refs.trainer;
+export const checkpointAgentImage = registry.refs["checkpoint-agent"];
+/** namespace → LocalQueue name. */
+export const queues = Object.fromEntries(teams.map((t) => [t.namespace, t.localQueue]));
+export const nextSteps = [
+  `aws eks update-kubeconfig --name ${cfg.clusterName} --region ${cfg.region}`,
+  `kubectl get nodepools,clusterqueues,localqueues -A`,
+  `npm run submit -- examples/<experiment>.yaml --namespace ${cfg.teams[0]?.name ?? "<team>"}`,
+];

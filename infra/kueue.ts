@@ -1,0 +1,116 @@
+/**
+ * Kueue: the chart (configured to manage batch/v1 Jobs and JobSets, with fair sharing
+ * between team ClusterQueues) and one ResourceFlavor per capacity type. Each flavor pins
+ * `karpenter.sh/capacity-type` on admitted pods and tolerates the GPU taint, so the job's
+ * capacity choice, Kueue's quota and Karpenter's launch decision agree. Team ClusterQueues and
+ * LocalQueues are in team.ts.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import { CAPACITY_TYPE_LABEL, GPU_TAINT } from "./gpu-nodepool.ts";
+import { pinnedRelease } from "./helm.ts";
+import { apiVersions, charts } from "./versions.ts";
+
+export const KUEUE_NAMESPACE = "kueue-system";
+/** All team ClusterQueues join this cohort so idle quota is lent out and reclaimed fairly. */
+export const KUEUE_COHORT = "yunshi";
+export type CapacityType = "spot" | "on-demand";
+
+/** Kueue ResourceFlavor name for a capacity type (same words, by design). */
+export function flavorName(capacity: CapacityType): string {
+  return capacity;
+}
+
+export function resourceFlavorSpec(capacity: CapacityType): Record<string, unknown> {
+  return {
+    nodeLabels: { [CAPACITY_TYPE_LABEL]: capacity },
+    tolerations: [
+      { key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect },
+    ],
+  };
+}
+
+/** The controller manager's Configuration (replaces the chart's default file). */
+export function kueueManagerConfig(): Record<string, unknown> {
+  return {
+    apiVersion: apiVersions.kueueConfig,
+    kind: "Configuration",
+    health: { healthProbeBindAddress: ":8081" },
+    metrics: { bindAddress: ":8443" },
+    webhook: { port: 9443 },
+    leaderElection: { leaderElect: true, resourceName: "c1f6bfd2.kueue.x-k8s.io" },
+    controller: {
+      groupKindConcurrency: {
+        "Job.batch": 5,
+        Pod: 5,
+        "Workload.kueue.x-k8s.io": 5,
+        "LocalQueue.kueue.x-k8s.io": 1,
+        "ClusterQueue.kueue.x-k8s.io": 1,
+        "ResourceFlavor.kueue.x-k8s.io": 1,
+      },
+    },
+    clientConnection: { qps: 50, burst: 100 },
+    // Only jobs that name a queue are managed; the platform's namespaces always do.
+    manageJobsWithoutQueueName: false,
+    integrations: { frameworks: ["batch/job", "jobset.x-k8s.io/jobset"] },
+    // Without gang admission two multi-node jobs can each hold half the GPUs and deadlock:
+    // a workload that cannot get all its pods running in time is evicted and requeued.
+    // The timeout covers a GPU node cold start (Karpenter launch + large image pull).
+    waitForPodsReady: {
+      timeout: "20m",
+      blockAdmission: false,
+      requeuingStrategy: { timestamp: "Eviction", backoffBaseSeconds: 60, backoffMaxSeconds: 1800 },
+    },
+    // Presence enables fair sharing between ClusterQueues of the cohort (weights per team).
+    fairSharing: { preemptionStrategies: ["LessThanOrEqualToFinalShare", "LessThanInitialShare"] },
+  };
+}
+
+export interface KueueArgs {
+  provider: k8s.Provider;
+  capacityTypes: CapacityType[];
+  /** JobSet CRDs must exist when Kueue starts its jobset integration. */
+  jobset: pulumi.Resource;
+  systemNodes: pulumi.Resource;
+}
+
+export class Kueue extends pulumi.ComponentResource {
+  readonly release: k8s.helm.v3.Release;
+  /** Flavors in preference order (spot first: cheapest). */
+  readonly flavors: CapacityType[];
+  readonly flavorResources: k8s.apiextensions.CustomResource[];
+
+  constructor(name: string, args: KueueArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("yunshi:infra:Kueue", name, {}, opts);
+    this.release = pinnedRelease(
+      "kueue",
+      charts.kueue,
+      {
+        namespace: KUEUE_NAMESPACE,
+        createNamespace: true,
+        values: {
+          managerConfig: { controllerManagerConfigYaml: stringify(kueueManagerConfig()) },
+        },
+      },
+      { parent: this, provider: args.provider, dependsOn: [args.jobset, args.systemNodes] },
+    );
+    const order: CapacityType[] = ["spot", "on-demand"];
+    this.flavors = order.filter((c) => args.capacityTypes.includes(c));
+    this.flavorResources = this.flavors.map(
+      (capacity) =>
+        new k8s.apiextensions.CustomResource(
+          `${name}-flavor-${capacity}`,
+          {
+            apiVersion: apiVersions.kueue,
+            kind: "ResourceFlavor",
+            metadata: { name: flavorName(capacity) },
+            spec: resourceFlavorSpec(capacity),
+          },
+          // The chart's webhooks validate these: wait for the release to be ready.
+          { parent: this, provider: args.provider, dependsOn: [this.release] },
+        ),
+    );
+    this.registerOutputs({ flavors: this.flavors });
+  }
+}
