@@ -1,0 +1,213 @@
+/**
+ * Command-line surface: argv (jobs/pod-contract.ts AgentCommand) → validated options →
+ * restore / snapshot / fetch. Human lines go to stderr, one final JSON line to stdout.
+ */
+import { setPriority } from "node:os";
+import { Command, CommanderError, Option } from "commander";
+import { parseBestMetric, parseKeep } from "./checkpoint-names.ts";
+import { InputError } from "./errors.ts";
+import { runFetch } from "./fetch.ts";
+import type { ObjectStore } from "./object-store.ts";
+import type { LogFn } from "./progress.ts";
+import { runRestore } from "./restore.ts";
+import { resolveS3Config } from "./s3-config.ts";
+import { createS3Store } from "./s3-store.ts";
+import { parseS3Uri, type S3Location } from "./s3-uri.ts";
+import { runSnapshot } from "./snapshot.ts";
+import {
+  defaultTransfer,
+  parseConcurrency,
+  parsePartSizeMiB,
+  type TransferOptions,
+} from "./transfer-options.ts";
+import { checkDir } from "./work-dir.ts";
+
+export const EXECUTABLE = "yunshi-checkpoint-agent";
+const SIDECAR_NICENESS = 10;
+/** Set by the renderer on the sidecar (jobs/render-pod-template.ts). */
+export const NODE_RANK_ENV = "YUNSHI_NODE_RANK";
+
+/** What the process-level wrapper (main.ts) provides: I/O sinks and stop signals. */
+export interface CliContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: LogFn;
+  readonly out: (line: string) => void;
+  readonly stop: AbortSignal;
+  readonly abort: AbortSignal;
+  readonly onMultipart?: (store: ObjectStore, key: string, uploadId: string | undefined) => void;
+}
+
+interface CommonFlags {
+  uri: string;
+  pathStyle?: boolean;
+  concurrency?: string;
+  partSizeMib?: string;
+}
+
+function transferFrom(f: CommonFlags): TransferOptions {
+  return {
+    partSize:
+      f.partSizeMib === undefined ? defaultTransfer.partSize : parsePartSizeMiB(f.partSizeMib),
+    concurrency:
+      f.concurrency === undefined ? defaultTransfer.concurrency : parseConcurrency(f.concurrency),
+  };
+}
+
+function seconds(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) {
+    throw new InputError(
+      `${flag}: ${JSON.stringify(value)} must be a number of seconds in (0, 3600]`,
+    );
+  }
+  return n * 1000;
+}
+
+function storeFor(
+  ctx: CliContext,
+  loc: S3Location,
+  f: CommonFlags,
+  transfer: TransferOptions,
+): ObjectStore {
+  const config = resolveS3Config(ctx.env, { pathStyle: f.pathStyle === true });
+  return createS3Store({
+    bucket: loc.bucket,
+    config,
+    maxSockets: transfer.concurrency + 4,
+    log: ctx.log,
+  });
+}
+
+function prefixOf(loc: S3Location): string {
+  return loc.exact ? `${loc.prefix}/` : loc.prefix;
+}
+
+const common = (c: Command): Command =>
+  c
+    .requiredOption("--uri <s3-uri>", "s3://BUCKET/PREFIX/ of the experiment")
+    .option("--path-style", "path-style S3 addressing (also YUNSHI_S3_FORCE_PATH_STYLE=true)")
+    .option("--concurrency <n>", `parts in flight (default ${defaultTransfer.concurrency})`)
+    .option(
+      "--part-size-mib <n>",
+      `multipart / ranged-GET part size (default ${defaultTransfer.partSize / 1048576})`,
+    );
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command(EXECUTABLE)
+    .description("Checkpoint agent for yunshi training pods: restore, snapshot and fetch over S3")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.log(s.trimEnd()),
+      writeErr: (s) => ctx.log(s.trimEnd()),
+    })
+    .showHelpAfterError();
+
+  common(
+    program
+      .command("restore")
+      .description(
+        "init container: restore the newest verified committed checkpoint into the work dir",
+      )
+      .requiredOption("--work-dir <dir>", "MMEngine work_dir (same absolute path as training)"),
+  ).action(async (f: CommonFlags & { workDir: string }) => {
+    const loc = parseS3Uri(f.uri);
+    const transfer = transferFrom(f);
+    const workDir = await checkDir("--work-dir", f.workDir, true);
+    const store = storeFor(ctx, loc, f, transfer);
+    const r = await runRestore({ store, prefix: prefixOf(loc), workDir, transfer, log: ctx.log });
+    ctx.out(JSON.stringify({ command: "restore", ok: true, ...r }));
+  });
+
+  common(
+    program
+      .command("snapshot")
+      .description(
+        "sidecar: upload each checkpoint named by last_checkpoint, commit it, prune, sync logs",
+      )
+      .requiredOption("--work-dir <dir>", "MMEngine work_dir to watch")
+      .requiredOption("--keep <n>", "committed checkpoints to keep (the best is kept besides)")
+      .option(
+        "--best <metric>",
+        "save_best metric, e.g. coco/bbox_mAP: sync best_<metric>_*.pth, never prune it",
+      )
+      .option("--interval <seconds>", "how often to poll last_checkpoint", "2")
+      .option("--logs-interval <seconds>", "how often to sync logs and TensorBoard events", "30")
+      .addOption(new Option("--once", "one pass with the final-sync rules, then exit")),
+  ).action(
+    async (
+      f: CommonFlags & {
+        workDir: string;
+        keep: string;
+        best?: string;
+        interval: string;
+        logsInterval: string;
+        once?: boolean;
+      },
+    ) => {
+      const loc = parseS3Uri(f.uri);
+      const keep = parseKeep(f.keep);
+      const bestMetric = f.best === undefined ? undefined : parseBestMetric(f.best);
+      const intervalMs = seconds("--interval", f.interval);
+      const logsIntervalMs = seconds("--logs-interval", f.logsInterval);
+      const transfer = transferFrom(f);
+      const workDir = await checkDir("--work-dir", f.workDir, false);
+      const rank = ctx.env[NODE_RANK_ENV];
+      if (rank !== undefined && rank !== "" && rank !== "0") {
+        // One writer per manifest: MMEngine saves checkpoints on global rank 0 (node 0), and
+        // two sidecars committing to the same LATEST.json would race.
+        ctx.log(`${NODE_RANK_ENV}=${rank}: only node 0 snapshots; idling until stopped`);
+        await new Promise<void>((resolve) => {
+          if (ctx.stop.aborted) resolve();
+          else ctx.stop.addEventListener("abort", () => resolve(), { once: true });
+        });
+        ctx.out(JSON.stringify({ command: "snapshot", ok: true, idle: true, nodeRank: rank }));
+        return;
+      }
+      try {
+        // Yield CPU to the trainer (its dataloader and its own checkpoint writes): uploads
+        // are asynchronous, training time is not.
+        setPriority(SIDECAR_NICENESS);
+      } catch {
+        // not permitted in this sandbox: run at normal priority
+      }
+      const store = storeFor(ctx, loc, f, transfer);
+      const r = await runSnapshot({
+        store,
+        prefix: prefixOf(loc),
+        workDir,
+        keep,
+        bestMetric,
+        intervalMs,
+        logsIntervalMs,
+        transfer,
+        log: ctx.log,
+        once: f.once === true,
+        stop: ctx.stop,
+        abort: ctx.abort,
+        onMultipart: (key, id) => ctx.onMultipart?.(store, key, id),
+      });
+      ctx.out(JSON.stringify({ command: "snapshot", ok: true, ...r }));
+    },
+  );
+
+  common(
+    program
+      .command("fetch")
+      .description("download every object under a prefix (or one object) into a directory")
+      .requiredOption("--dest <dir>", "local directory to fill"),
+  ).action(async (f: CommonFlags & { dest: string }) => {
+    const location = parseS3Uri(f.uri);
+    const transfer = transferFrom(f);
+    const dest = await checkDir("--dest", f.dest, true);
+    const store = storeFor(ctx, location, f, transfer);
+    const r = await runFetch({ store, location, dest, transfer, log: ctx.log });
+    ctx.out(JSON.stringify({ command: "fetch", ok: true, ...r }));
+  });
+
+  return program;
+}
+
+/** Commander's own usage errors (unknown option, missing flag) are input errors: exit 2. */
+export function isUsageError(err: unknown): err is CommanderError {
+  return err instanceof CommanderError;
+}
