@@ -1,15 +1,24 @@
 /**
- * `yunshi submit exp.yaml --dry-run`: render and print what would be applied.
- * Sending to a cluster lives in jobs/cluster/ (issue #6); without it, submit needs
- * --dry-run and says so.
+ * `yunshi submit exp.yaml`: render and send an experiment to the cluster (jobs/cluster/),
+ * or with --dry-run print what would be applied and contact nothing.
  */
 import type { Command } from "commander";
+import { addClusterOptions, clusterFlagsOf, connect } from "../cluster/connect.ts";
+import { ClusterError } from "../cluster/errors.ts";
+import { experimentStates } from "../cluster/experiments.ts";
+import { streamLogs } from "../cluster/follow-logs.ts";
+import { submitExperiment } from "../cluster/submit-experiment.ts";
+import type { ClusterClient } from "../cluster/client.ts";
 import { formatIssue, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
+import { loadExperimentFile } from "../load-experiment.ts";
 import { objectNames } from "../labels.ts";
-import { renderFiles } from "../prepare.ts";
+import { isFinished } from "../phase.ts";
+import { assertClusterReady, renderFiles } from "../prepare.ts";
 import { checkpointUri } from "../render-pod-template.ts";
 import { toYamlDocuments } from "../serialize.ts";
+import { ContainerNames } from "../pod-contract.ts";
+import { pollMs } from "./logs.ts";
 import { addPlatformOptions, platformFlagsOf } from "./platform-options.ts";
 
 export function registerSubmit(program: Command, io: Io): void {
@@ -17,29 +26,137 @@ export function registerSubmit(program: Command, io: Io): void {
     .command("submit")
     .description("run an experiment on the cluster (--dry-run: print what would be applied)")
     .argument("<file>", "exp.yaml")
-    .option("--dry-run", "render and print the objects; contact nothing");
-  addPlatformOptions(cmd).action(async (file: string, opts: Record<string, unknown>) => {
-    if (opts.dryRun !== true) {
-      throw new UsageError(
-        "submitting to a cluster is not available in this build; use --dry-run to print the objects, or `yunshi render -o DIR` for GitOps",
+    .option("--dry-run", "render and print the objects; contact nothing")
+    .option("--wait", "wait until the run finishes (exit 0 if it succeeds, 1 if it fails)")
+    .option("-f, --follow", "stream rank 0's trainer log until the run finishes (implies --wait)")
+    .option(
+      "--fresh",
+      "start from scratch instead of resuming (refused while old checkpoints would be restored; see docs/cluster.md)",
+    );
+  addClusterOptions(addPlatformOptions(cmd), false).action(
+    async (file: string, opts: Record<string, unknown>) => {
+      if (opts.dryRun === true) return dryRun(file, opts, io);
+      const flags = platformFlagsOf(opts);
+      const onlyDryRun = Object.keys(flags).filter((k) => k !== "namespace");
+      if (onlyDryRun.length > 0)
+        throw new UsageError(
+          `${onlyDryRun.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}: only with --dry-run; ` +
+            `on a cluster the namespace's platform ConfigMap (yunshi-platform) sets bucket, images and queue`,
+        );
+      const loaded = await loadExperimentFile(file);
+      loaded.warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
+      assertClusterReady(loaded, file);
+      const e = loaded.experiment;
+      if (
+        flags.namespace !== undefined &&
+        e.namespace !== undefined &&
+        flags.namespace !== e.namespace
+      )
+        throw new UsageError(
+          `--namespace ${flags.namespace} contradicts namespace: ${e.namespace} in the spec of ${e.name}; drop one of them`,
+        );
+      const { client, namespace: contextNs } = connect(clusterFlagsOf(opts));
+      const namespace = flags.namespace ?? e.namespace ?? contextNs;
+      const s = await submitExperiment(client, { loaded, namespace, fresh: opts.fresh === true });
+      const queue = e.queue ?? s.platform.queue;
+      const workload = s.objects.find((o) => o.kind === "Job" || o.kind === "JobSet");
+      const o = s.outcome;
+      const next = [
+        `next:`,
+        `  yunshi status ${e.name} -n ${namespace}`,
+        `  yunshi logs ${e.name} -n ${namespace} --follow`,
+        `  yunshi cancel ${e.name} -n ${namespace}`,
+      ];
+      if (o.action === "unchanged") {
+        io.out(
+          [
+            `unchanged: experiment ${e.name} in namespace ${namespace} already runs this spec (${o.state.status.phase}); nothing was sent.`,
+            ...next,
+            "",
+          ].join("\n"),
+        );
+      } else {
+        const head =
+          o.action === "created"
+            ? `submitted experiment ${e.name} to namespace ${namespace}`
+            : `resubmitted experiment ${e.name} to namespace ${namespace} (the previous run ${o.previous.phase === "Failed" ? `failed: ${o.previous.reason ?? "?"}` : "succeeded"}); it resumes from the last checkpoint`;
+        io.out(
+          [
+            head,
+            `  ${workload?.kind ?? "?"}/${e.name}: ${e.resources.nodes} node(s) × ${e.resources.gpusPerNode} GPU, ${e.resources.spot ? "spot" : "on-demand"}, queue ${queue}`,
+            `  applied: ${o.objects.map((x) => `${x.kind}/${x.metadata.name}`).join(", ")} (field manager yunshi)`,
+            `  checkpoints and logs: ${s.checkpointUri}`,
+            ...next,
+            "",
+          ].join("\n"),
+        );
+      }
+      if (opts.follow === true || opts.wait === true)
+        await waitForRun(client, namespace, e.name, opts.follow === true, io);
+    },
+  );
+}
+
+async function dryRun(file: string, opts: Record<string, unknown>, io: Io): Promise<void> {
+  const [r] = await renderFiles([file], platformFlagsOf(opts), (f, w) =>
+    io.err(`⚠ ${f}: ${formatIssue(w)}\n`),
+  );
+  if (r === undefined) return;
+  const e = r.loaded.experiment;
+  const ns = r.platform.namespace;
+  io.out(toYamlDocuments(r.objects));
+  io.err(
+    [
+      `dry run: nothing was sent. Would apply ${r.objects.length} objects to namespace ${ns}:`,
+      ...r.objects.map((o) => `  ${o.kind}/${o.metadata?.name ?? ""}`),
+      `experiment ${e.name}: ${e.resources.nodes} node(s) × ${e.resources.gpusPerNode} GPU, queue ${e.queue ?? r.platform.queue}, ${e.resources.spot ? "spot" : "on-demand"}`,
+      `checkpoints and logs: ${checkpointUri(r.platform, ns, e.name)}`,
+      `next: yunshi submit ${file}   (then: yunshi status ${objectNames(e.name).workload})`,
+      "",
+    ].join("\n"),
+  );
+}
+
+/** --wait / --follow: report phase changes (stderr) until the run finishes; fail if it failed. */
+async function waitForRun(
+  client: ClusterClient,
+  namespace: string,
+  name: string,
+  follow: boolean,
+  io: Io,
+): Promise<void> {
+  if (follow)
+    await streamLogs(
+      client,
+      {
+        namespace,
+        name,
+        ranks: 0,
+        container: ContainerNames.trainer,
+        follow: true,
+        pollMs: pollMs(),
+      },
+      { out: (t) => io.out(t), note: (t) => io.err(t) },
+    );
+  let last = "";
+  for (;;) {
+    const [state] = await experimentStates(client, namespace, name);
+    if (!state)
+      throw new ClusterError(
+        "not-found",
+        `experiment ${name} disappeared from namespace ${namespace} (cancelled?)`,
       );
+    const line = `${state.status.phase}${state.status.reason ? ` — ${state.status.reason}` : ""}`;
+    if (line !== last) io.err(`${name}: ${line}\n`);
+    last = line;
+    if (isFinished(state.status.phase)) {
+      if (state.status.phase === "Failed")
+        throw new ClusterError(
+          "run-failed",
+          `experiment ${name} failed: ${state.status.reason ?? "see yunshi logs"}`,
+        );
+      return;
     }
-    const [r] = await renderFiles([file], platformFlagsOf(opts), (f, w) =>
-      io.err(`⚠ ${f}: ${formatIssue(w)}\n`),
-    );
-    if (r === undefined) return;
-    const e = r.loaded.experiment;
-    const ns = r.platform.namespace;
-    io.out(toYamlDocuments(r.objects));
-    io.err(
-      [
-        `dry run: nothing was sent. Would apply ${r.objects.length} objects to namespace ${ns}:`,
-        ...r.objects.map((o) => `  ${o.kind}/${o.metadata?.name ?? ""}`),
-        `experiment ${e.name}: ${e.resources.nodes} node(s) × ${e.resources.gpusPerNode} GPU, queue ${e.queue ?? r.platform.queue}, ${e.resources.spot ? "spot" : "on-demand"}`,
-        `checkpoints and logs: ${checkpointUri(r.platform, ns, e.name)}`,
-        `next: yunshi submit ${file}   (then: yunshi status ${objectNames(e.name).workload})`,
-        "",
-      ].join("\n"),
-    );
-  });
+    await new Promise((r) => setTimeout(r, pollMs()));
+  }
 }

@@ -1,0 +1,111 @@
+/**
+ * Reading an experiment's state from the cluster: its workload (Job or JobSet), pods and
+ * Kueue Workload, and the phase derived from them (jobs/phase.ts).
+ */
+import { Annotations, Labels } from "../labels.ts";
+import type { PhaseResult } from "../phase.ts";
+import { checkpointUriOf, derivePhase, queuePosition, shapeOf } from "../phase.ts";
+import type { ClusterClient } from "./client.ts";
+import { ClusterError } from "./errors.ts";
+import type { KubeObject } from "./types.ts";
+
+export const WORKLOAD_TYPES = [
+  { apiVersion: "batch/v1", kind: "Job" },
+  { apiVersion: "jobset.x-k8s.io/v1alpha2", kind: "JobSet" },
+] as const;
+export const KUEUE_WORKLOAD = { apiVersion: "kueue.x-k8s.io/v1beta2", kind: "Workload" } as const;
+
+export interface ExperimentState {
+  name: string;
+  namespace: string;
+  workload: KubeObject;
+  pods: KubeObject[];
+  kueueWorkload?: KubeObject | undefined;
+  status: PhaseResult;
+  nodes: number;
+  gpusPerNode: number;
+  created: string;
+  checkpointUri?: string | undefined;
+  specHash?: string | undefined;
+}
+
+/** A kind whose CRD is missing simply has no objects when we are only looking. */
+async function tolerateMissingCrd<T>(f: () => Promise<T>, empty: T): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof ClusterError && e.kind === "crd-missing") return empty;
+    throw e;
+  }
+}
+
+const ownedByJobSet = (o: KubeObject) =>
+  (o.metadata.ownerReferences ?? []).some((r) => r.kind === "JobSet");
+
+/** The experiment's workload (Job or JobSet), if any. */
+export async function findWorkload(
+  client: ClusterClient,
+  namespace: string,
+  name: string,
+): Promise<KubeObject | undefined> {
+  for (const t of WORKLOAD_TYPES) {
+    const w = await tolerateMissingCrd(() => client.get({ ...t, namespace, name }), undefined);
+    if (w && w.metadata.labels?.[Labels.experiment] !== undefined && !ownedByJobSet(w)) return w;
+  }
+  return undefined;
+}
+
+/** States of every experiment in the namespace, or of one. */
+export async function experimentStates(
+  client: ClusterClient,
+  namespace: string,
+  name?: string,
+): Promise<ExperimentState[]> {
+  const selector = name === undefined ? Labels.experiment : `${Labels.experiment}=${name}`;
+  const workloads: KubeObject[] = [];
+  for (const t of WORKLOAD_TYPES) {
+    const { items } = await tolerateMissingCrd(
+      () => client.list(t.apiVersion, t.kind, namespace, selector),
+      { items: [], resourceVersion: "" },
+    );
+    // A JobSet's child Jobs carry the experiment label too: the JobSet speaks for them.
+    workloads.push(...items.filter((o) => !ownedByJobSet(o)));
+  }
+  if (workloads.length === 0) return [];
+  const { items: pods } = await client.list("v1", "Pod", namespace, selector);
+  const { items: kueue } = await tolerateMissingCrd(
+    () => client.list(KUEUE_WORKLOAD.apiVersion, KUEUE_WORKLOAD.kind, namespace),
+    { items: [], resourceVersion: "" },
+  );
+  return workloads
+    .map((w) => stateOf(w, pods, kueue))
+    .sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** Pure assembly of one experiment's state from listed objects. */
+export function stateOf(
+  w: KubeObject,
+  pods: readonly KubeObject[],
+  kueue: readonly KubeObject[],
+): ExperimentState {
+  const name = w.metadata.labels?.[Labels.experiment] ?? w.metadata.name;
+  const mine = pods.filter((p) => p.metadata.labels?.[Labels.experiment] === name);
+  const kw = kueue.find((k) =>
+    (k.metadata.ownerReferences ?? []).some((r) => r.uid === w.metadata.uid),
+  );
+  const position = kw ? queuePosition(kw, kueue) : undefined;
+  const shape = shapeOf(w);
+  return {
+    name,
+    namespace: w.metadata.namespace ?? "",
+    workload: w,
+    pods: mine,
+    kueueWorkload: kw,
+    status: derivePhase({ workload: w, pods: mine, kueueWorkload: kw, queuePosition: position }),
+    nodes: shape.nodes,
+    gpusPerNode: shape.gpusPerNode,
+    created: w.metadata.creationTimestamp ?? "",
+    checkpointUri: checkpointUriOf(w),
+    specHash: w.metadata.annotations?.[Annotations.specHash],
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * `logs`: a container's log for one rank or all, newest pod per rank; with follow, it
+ * keeps going across pod replacements (preemption, retries) until the run finishes.
+ */
+import { Labels } from "../labels.ts";
+import { isFinished } from "../phase.ts";
+import type { ClusterClient } from "./client.ts";
+import { ClusterError } from "./errors.ts";
+import { findWorkload, stateOf } from "./experiments.ts";
+import type { KubeObject } from "./types.ts";
+
+export interface LogsRequest {
+  namespace: string;
+  name: string;
+  /** A node rank, or every rank. */
+  ranks: number | "all";
+  container: string;
+  follow: boolean;
+  sinceSeconds?: number | undefined;
+  /** How often to look for replacement pods while following. */
+  pollMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface LogsSink {
+  out(text: string): void;
+  /** Notes about pods coming and going (stderr). */
+  note(text: string): void;
+}
+
+export const rankOf = (p: KubeObject): number =>
+  Number(
+    p.metadata.annotations?.["batch.kubernetes.io/job-completion-index"] ??
+      p.metadata.labels?.["batch.kubernetes.io/job-completion-index"] ??
+      "0",
+  );
+
+function containerStarted(p: KubeObject, container: string): boolean {
+  const status = (p.status ?? {}) as Record<string, unknown>;
+  const all = [
+    ...((status.initContainerStatuses as unknown[] | undefined) ?? []),
+    ...((status.containerStatuses as unknown[] | undefined) ?? []),
+  ] as { name?: string; state?: Record<string, unknown>; restartCount?: number }[];
+  const s = all.find((c) => c.name === container);
+  return Boolean(
+    s &&
+    (s.state?.running !== undefined ||
+      s.state?.terminated !== undefined ||
+      (s.restartCount ?? 0) > 0),
+  );
+}
+
+const terminal = (p: KubeObject) => {
+  const phase = (p.status as { phase?: string } | undefined)?.phase;
+  return phase === "Succeeded" || phase === "Failed" || p.metadata.deletionTimestamp !== undefined;
+};
+
+/**
+ * The pod to read next: a live one if there is one, else the newest. Creation times have
+ * one-second resolution, so a replacement made in the same second as the pod it replaces
+ * is told apart by being live.
+ */
+function pickPod(candidates: KubeObject[]): KubeObject | undefined {
+  const byAge = [...candidates].sort((a, b) =>
+    (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""),
+  );
+  return byAge.filter((p) => !terminal(p)).pop() ?? byAge.pop();
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+export async function streamLogs(
+  client: ClusterClient,
+  req: LogsRequest,
+  sink: LogsSink,
+): Promise<void> {
+  const workload = await findWorkload(client, req.namespace, req.name);
+  if (!workload)
+    throw new ClusterError(
+      "not-found",
+      `no experiment ${req.name} in namespace ${req.namespace} (\`yunshi status -n ${req.namespace}\` lists them).`,
+    );
+  const ranks =
+    req.ranks === "all" ? [...Array(stateOf(workload, [], []).nodes).keys()] : [req.ranks];
+  const nodes = stateOf(workload, [], []).nodes;
+  for (const r of ranks)
+    if (r < 0 || r >= nodes)
+      throw new ClusterError(
+        "not-found",
+        `rank ${r} does not exist: ${req.name} has ${nodes} node${nodes > 1 ? "s" : ""} (ranks 0-${nodes - 1}).`,
+      );
+  const prefix = ranks.length > 1;
+  await Promise.all(
+    ranks.map((rank) => followRank(client, req, rank, prefix ? `[rank ${rank}] ` : "", sink)),
+  );
+}
+
+/** Splits chunks into lines so that prefixes land at line starts. */
+function lineWriter(prefix: string, out: (t: string) => void) {
+  let partial = "";
+  return {
+    write(chunk: string) {
+      if (!prefix) return out(chunk);
+      const text = partial + chunk;
+      const lines = text.split("\n");
+      partial = lines.pop() ?? "";
+      if (lines.length > 0) out(lines.map((l) => prefix + l + "\n").join(""));
+    },
+    flush() {
+      if (partial) out(prefix + partial + "\n");
+      partial = "";
+    },
+  };
+}
+
+async function followRank(
+  client: ClusterClient,
+  req: LogsRequest,
+  rank: number,
+  prefix: string,
+  sink: LogsSink,
+): Promise<void> {
+  const seen = new Set<string>();
+  const selector = `${Labels.experiment}=${req.name}`;
+  let waitingNoted = "";
+  let lastCreated = "";
+  while (!req.signal?.aborted) {
+    const { items } = await client.list("v1", "Pod", req.namespace, selector);
+    // After the first pod, only its replacements: pods not older than the last one read.
+    const next = pickPod(
+      items.filter(
+        (p) =>
+          rankOf(p) === rank &&
+          !seen.has(p.metadata.name) &&
+          (p.metadata.creationTimestamp ?? "") >= lastCreated,
+      ),
+    );
+    if (!next || !containerStarted(next, req.container)) {
+      const workload = await findWorkload(client, req.namespace, req.name);
+      const state = workload ? stateOf(workload, items, []) : undefined;
+      if (!state || isFinished(state.status.phase)) return;
+      if (!req.follow) {
+        const why = `${state.status.phase}${state.status.reason ? `: ${state.status.reason}` : ""}`;
+        throw new ClusterError(
+          "not-found",
+          `no ${req.container} log for rank ${rank} of ${req.name} yet (${why}). Use --follow to wait for it.`,
+        );
+      }
+      const note = next
+        ? `${prefix}waiting for ${req.container} in ${next.metadata.name} to start (${state.status.phase})\n`
+        : `${prefix}waiting for a pod (${state.status.phase})\n`;
+      if (note !== waitingNoted) sink.note(note);
+      waitingNoted = note;
+      await sleep(req.pollMs, req.signal);
+      continue;
+    }
+    if (seen.size > 0)
+      sink.note(`${prefix}── following replacement pod ${next.metadata.name} ──\n`);
+    const first = seen.size === 0;
+    seen.add(next.metadata.name);
+    lastCreated = next.metadata.creationTimestamp ?? lastCreated;
+    const w = lineWriter(prefix, (t) => sink.out(t));
+    await client.podLogs(
+      req.namespace,
+      next.metadata.name,
+      req.container,
+      {
+        follow: req.follow,
+        ...(first && req.sinceSeconds !== undefined ? { sinceSeconds: req.sinceSeconds } : {}),
+      },
+      (t) => w.write(t),
+      req.signal,
+    );
+    w.flush();
+    if (!req.follow) return;
+    sink.note(`${prefix}── ${next.metadata.name} ended ──\n`);
+  }
+}

@@ -1,0 +1,398 @@
+/**
+ * What a training user wants to know about a run, derived from Kubernetes objects alone
+ * (pure: tested on recorded object states in test/fixtures/cluster-states/). Inputs: the
+ * workload (batch/v1 Job or JobSet), its pods, and the Kueue Workload that owns its
+ * admission. Phases: Queued → Starting → Restoring → Training, with Interrupted →
+ * Restarting on preemption or failure, ending in Succeeded or Failed (with a reason).
+ */
+import type { KubeObject } from "./cluster/types.ts";
+import { Annotations } from "./labels.ts";
+import { AgentExit, ContainerNames, LauncherExit } from "./pod-contract.ts";
+
+export const PHASES = [
+  "Queued",
+  "Starting",
+  "Restoring",
+  "Training",
+  "Interrupted",
+  "Restarting",
+  "Succeeded",
+  "Failed",
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface PhaseInput {
+  /** The Job or JobSet. */
+  workload: KubeObject;
+  /** Every pod labelled with the experiment (current and from earlier attempts). */
+  pods: readonly KubeObject[];
+  /** The Kueue Workload owned by the workload, when Kueue made one. */
+  kueueWorkload?: KubeObject | undefined;
+  /** 1-based position among the pending Workloads of the same LocalQueue. */
+  queuePosition?: number | undefined;
+}
+
+export interface PhaseResult {
+  phase: Phase;
+  /** Why, in words: the queue's reason, the failure's meaning, the interruption's cause. */
+  reason?: string;
+  queuePosition?: number;
+  /** Times the run was restarted (replacement pods or JobSet group restarts). */
+  restarts: number;
+  /** `retries` from the spec, when annotated. */
+  retries?: number;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {};
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? v.map(obj) : []);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string | undefined;
+  message?: string | undefined;
+  lastTransitionTime?: string | undefined;
+}
+
+function conditions(o: unknown): Condition[] {
+  return arr(obj(obj(o).status).conditions).map((c) => ({
+    type: str(c.type) ?? "",
+    status: str(c.status) ?? "",
+    reason: str(c.reason),
+    message: str(c.message),
+    lastTransitionTime: str(c.lastTransitionTime),
+  }));
+}
+const isTrue = (o: unknown, type: string) =>
+  conditions(o).find((c) => c.type === type && c.status === "True");
+
+/** The meaning of an exit code of a container, by the pod contract. */
+export function exitMeaning(container: string, code: number): string {
+  if (container === ContainerNames.trainer) {
+    switch (code) {
+      case LauncherExit.configError:
+        return "config error (exit 3): the MMDetection config does not load or build; check the experiment's model and cfgOptions";
+      case LauncherExit.datasetError:
+        return "dataset error (exit 4): the dataset's annotations or images are missing or unreadable; check dataset.uri and its layout";
+      case LauncherExit.cudaOutOfMemory:
+        return "CUDA out of memory (exit 5): lower train.batchPerGpu or use a GPU with more memory";
+      case LauncherExit.failed:
+        return "training failed (exit 1); see `yunshi logs`";
+    }
+  } else if (code === AgentExit.invalidInput) {
+    return `${container} rejected its input (exit 2): the dataset or checkpoint URI is unusable; see \`yunshi logs --container ${container}\``;
+  }
+  if (code === 137) return `${container} was killed (exit 137, SIGKILL)`;
+  if (code === 143) return `${container} was terminated (exit 143, SIGTERM)`;
+  return `${container} exited with code ${code}`;
+}
+
+interface ContainerView {
+  name: string;
+  state: "waiting" | "running" | "terminated" | "unknown";
+  reason?: string | undefined;
+  message?: string | undefined;
+  exitCode?: number | undefined;
+}
+
+interface PodView {
+  name: string;
+  index: string;
+  created: string;
+  phase: string;
+  deleting: boolean;
+  disruption?: Condition | undefined;
+  unschedulable?: string | undefined;
+  init: ContainerView[];
+  containers: ContainerView[];
+}
+
+function containerViews(statuses: unknown): ContainerView[] {
+  return arr(statuses).map((s) => {
+    const st = obj(s.state);
+    const [state, detail] = st.running
+      ? (["running", obj(st.running)] as const)
+      : st.terminated
+        ? (["terminated", obj(st.terminated)] as const)
+        : st.waiting
+          ? (["waiting", obj(st.waiting)] as const)
+          : (["unknown", {} as Obj] as const);
+    return {
+      name: str(s.name) ?? "",
+      state,
+      reason: str(detail.reason),
+      message: str(detail.message),
+      exitCode: num(detail.exitCode),
+    };
+  });
+}
+
+function podView(p: KubeObject): PodView {
+  const status = obj(p.status);
+  const labels = p.metadata.labels ?? {};
+  const annotations = p.metadata.annotations ?? {};
+  const sched = conditions(p).find((c) => c.type === "PodScheduled" && c.status === "False");
+  return {
+    name: p.metadata.name,
+    index:
+      annotations["batch.kubernetes.io/job-completion-index"] ??
+      labels["batch.kubernetes.io/job-completion-index"] ??
+      "0",
+    created: p.metadata.creationTimestamp ?? "",
+    phase: str(status.phase) ?? "Pending",
+    deleting: p.metadata.deletionTimestamp !== undefined,
+    disruption: isTrue(p, "DisruptionTarget"),
+    unschedulable:
+      sched?.reason === "Unschedulable" ? (sched.message ?? "no node fits") : undefined,
+    init: containerViews(status.initContainerStatuses),
+    containers: containerViews(status.containerStatuses),
+  };
+}
+
+/** The reason the last failed pod failed, in words (OOMKilled, exit code meanings). */
+function lastFailure(pods: readonly PodView[]): string | undefined {
+  const failed = pods
+    .filter(
+      (p) =>
+        p.phase === "Failed" ||
+        p.containers.some((c) => c.state === "terminated" && c.exitCode !== 0),
+    )
+    .sort((a, b) => b.created.localeCompare(a.created));
+  for (const p of failed) {
+    if (p.disruption) return `${p.name} was interrupted: ${disruptionText(p.disruption)}`;
+    for (const c of [...p.containers, ...p.init]) {
+      if (c.state !== "terminated" || c.exitCode === 0 || c.exitCode === undefined) continue;
+      if (c.reason === "OOMKilled")
+        return `${c.name} in ${p.name} was OOMKilled: it used more host memory than its limit; lower dataloader workers or batch size, or use a larger instance`;
+      return `${exitMeaning(c.name, c.exitCode)} (pod ${p.name})`;
+    }
+  }
+  return undefined;
+}
+
+function disruptionText(c: Condition): string {
+  const why: Record<string, string> = {
+    PreemptionByScheduler: "preempted by a higher-priority pod",
+    PreemptionByKubeScheduler: "preempted by a higher-priority pod",
+    DeletionByTaintManager: "its node is going away (spot interruption or node drain)",
+    EvictionByEvictionAPI: "evicted (node drain or consolidation)",
+    DeletionByPodGC: "its node disappeared",
+    TerminationByKubelet: "the node is shutting down or under resource pressure",
+  };
+  const base = (c.reason && why[c.reason]) ?? c.reason ?? "disrupted";
+  return c.message ? `${base} (${c.message})` : base;
+}
+
+/** How the kind answers the questions phase derivation asks: each kind for itself. */
+interface WorkloadKind {
+  succeeded(w: KubeObject): boolean;
+  restarts(w: KubeObject, pods: readonly PodView[]): number;
+  expectedPods(w: KubeObject): number;
+  suspended(w: KubeObject): boolean;
+  failedReason(w: KubeObject, pods: readonly PodView[], retries: number | undefined): string;
+}
+
+function jobFailedReason(
+  c: Condition | undefined,
+  pods: readonly PodView[],
+  retries: number | undefined,
+): string {
+  const last = lastFailure(pods);
+  switch (c?.reason) {
+    case "DeadlineExceeded":
+      return `ran longer than maxRuntime (Job deadline exceeded); raise maxRuntime or resubmit to resume from the last checkpoint`;
+    case "BackoffLimitExceeded":
+      return `retries exhausted (${retries ?? "?"} allowed)${last ? `; last failure: ${last}` : ""}`;
+    case "PodFailurePolicy":
+      return last ?? c.message ?? "a pod failed with an exit code that retrying cannot fix";
+    default:
+      return last ?? c?.message ?? c?.reason ?? "failed";
+  }
+}
+
+const WORKLOAD_KINDS: Readonly<Record<string, WorkloadKind>> = {
+  Job: {
+    succeeded: (w) => Boolean(isTrue(w, "Complete") ?? isTrue(w, "SuccessCriteriaMet")),
+    // Every replaced pod counts as a restart, preemptions included (they do not use up retries).
+    restarts: (w) => num(obj(w.status).failed) ?? 0,
+    expectedPods: (w) => num(obj(w.spec).parallelism) ?? 1,
+    suspended: (w) => obj(w.spec).suspend === true,
+    failedReason: (w, pods, retries) =>
+      jobFailedReason(isTrue(w, "Failed") ?? isTrue(w, "FailureTarget"), pods, retries),
+  },
+  JobSet: {
+    succeeded: (w) => Boolean(isTrue(w, "Completed")),
+    restarts: (w) => num(obj(w.status).restarts) ?? 0,
+    expectedPods: (w) =>
+      arr(obj(w.spec).replicatedJobs).reduce(
+        (n, rj) => n + (num(rj.replicas) ?? 1) * (num(obj(obj(rj.template).spec).parallelism) ?? 1),
+        0,
+      ),
+    suspended: (w) => obj(w.spec).suspend === true,
+    failedReason: (w, pods, retries) => {
+      const c = isTrue(w, "Failed");
+      const last = lastFailure(pods);
+      if (c?.reason === "ReachedMaxRestarts")
+        return `retries exhausted (${retries ?? "?"} group restarts allowed)${last ? `; last failure: ${last}` : ""}`;
+      return last ?? c?.message ?? c?.reason ?? "failed";
+    },
+  },
+};
+
+export function workloadKind(w: KubeObject): WorkloadKind {
+  const k = WORKLOAD_KINDS[w.kind];
+  if (!k) throw new Error(`not a training workload: ${w.kind}`);
+  return k;
+}
+
+function queuedReason(kw: KubeObject | undefined): string {
+  if (!kw) return "waiting for Kueue to create its Workload";
+  const evicted = isTrue(kw, "Evicted");
+  if (evicted)
+    return `evicted by Kueue (${evicted.reason ?? ""}${evicted.message ? `: ${evicted.message}` : ""}), waiting to be admitted again`;
+  const reserved = conditions(kw).find((c) => c.type === "QuotaReserved" && c.status === "False");
+  if (reserved?.message) return reserved.message;
+  const queue = str(obj(kw.spec).queueName);
+  return `waiting for quota in queue ${queue ?? "?"}`;
+}
+
+/** Position among the pending Workloads of one LocalQueue, in Kueue's order (priority, then age). */
+export function queuePosition(kw: KubeObject, all: readonly KubeObject[]): number | undefined {
+  const queue = str(obj(kw.spec).queueName);
+  const pending = all
+    .filter(
+      (w) =>
+        str(obj(w.spec).queueName) === queue &&
+        !isTrue(w, "QuotaReserved") &&
+        !isTrue(w, "Finished"),
+    )
+    .sort((a, b) => {
+      const pa = num(obj(a.spec).priority) ?? 0;
+      const pb = num(obj(b.spec).priority) ?? 0;
+      if (pa !== pb) return pb - pa;
+      return (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "");
+    });
+  const i = pending.findIndex(
+    (w) => w.metadata.uid === kw.metadata.uid && w.metadata.name === kw.metadata.name,
+  );
+  return i < 0 ? undefined : i + 1;
+}
+
+export function derivePhase(input: PhaseInput): PhaseResult {
+  const w = input.workload;
+  const kind = workloadKind(w);
+  const pods = input.pods.map(podView);
+  const retriesText = w.metadata.annotations?.[Annotations.retries];
+  const retries = retriesText === undefined ? undefined : Number(retriesText);
+  const restarts = kind.restarts(w, pods);
+  const base = { restarts, ...(retries === undefined ? {} : { retries }) };
+  const result = (
+    phase: Phase,
+    reason?: string,
+    extra: Partial<PhaseResult> = {},
+  ): PhaseResult => ({
+    phase,
+    ...base,
+    ...(reason === undefined ? {} : { reason }),
+    ...extra,
+  });
+
+  if (kind.succeeded(w)) return result("Succeeded");
+  if (isTrue(w, "Failed") || (w.kind === "Job" && isTrue(w, "FailureTarget")))
+    return result("Failed", kind.failedReason(w, pods, retries));
+
+  if (kind.suspended(w)) {
+    const kw = input.kueueWorkload;
+    if (kw && isTrue(kw, "Admitted")) return result("Starting", "admitted by Kueue; creating pods");
+    return result(
+      "Queued",
+      queuedReason(kw),
+      input.queuePosition === undefined ? {} : { queuePosition: input.queuePosition },
+    );
+  }
+
+  const current = pods.filter(
+    (p) => !p.deleting && (p.phase === "Pending" || p.phase === "Running"),
+  );
+  // A disrupted pod not yet replaced (no newer pod for its index): the run is interrupted.
+  const interrupted = pods
+    .filter((p) => p.disruption && (p.deleting || p.phase === "Failed"))
+    .sort((a, b) => b.created.localeCompare(a.created))
+    .find(
+      (p) =>
+        !current.some((c) => c.index === p.index && c.created >= p.created && c.name !== p.name),
+    );
+  if (interrupted?.disruption)
+    return result("Interrupted", `${interrupted.name}: ${disruptionText(interrupted.disruption)}`);
+
+  const earlierFailures = pods.some((p) => p.phase === "Failed") || restarts > 0;
+  const restoring = current.find((p) =>
+    p.init.some((c) => c.name === ContainerNames.restore && c.state === "running"),
+  );
+  if (restoring) return result("Restoring", `restoring the last checkpoint into ${restoring.name}`);
+
+  const training = current.filter((p) =>
+    p.containers.some((c) => c.name === ContainerNames.trainer && c.state === "running"),
+  );
+  if (
+    current.length > 0 &&
+    training.length >= kind.expectedPods(w) &&
+    training.length === current.length
+  )
+    return result(
+      "Training",
+      restarts > 0 ? `after ${restarts} restart${restarts > 1 ? "s" : ""}` : undefined,
+    );
+
+  if (earlierFailures) {
+    const last = lastFailure(pods);
+    return result("Restarting", last ? `after: ${last}` : "replacing failed pods");
+  }
+  return result("Starting", startingReason(current));
+}
+
+function startingReason(current: readonly PodView[]): string {
+  if (current.length === 0) return "creating pods";
+  for (const p of current) if (p.unschedulable) return `waiting for a node: ${p.unschedulable}`;
+  for (const p of current)
+    for (const c of [...p.init, ...p.containers])
+      if (c.state === "waiting" && c.reason && /ImagePull|ErrImage|InvalidImageName/.test(c.reason))
+        return `cannot pull the image of ${c.name} (${c.reason}${c.message ? `: ${c.message}` : ""})`;
+  for (const p of current)
+    for (const c of p.init)
+      if (c.state === "running")
+        return c.name === ContainerNames.fetch ? "fetching the dataset" : `running ${c.name}`;
+  return "pods are starting";
+}
+
+/** Nodes × GPUs per node, from the workload's spec. */
+export function shapeOf(w: KubeObject): { nodes: number; gpusPerNode: number } {
+  const k = workloadKind(w);
+  const tmpl = podTemplateOf(w);
+  const trainer = arr(obj(tmpl.spec).containers).find((c) => c.name === ContainerNames.trainer);
+  const gpus = Number(
+    str(obj(obj(trainer?.resources).limits)["nvidia.com/gpu"]) ??
+      obj(obj(trainer?.resources).limits)["nvidia.com/gpu"] ??
+      0,
+  );
+  return { nodes: k.expectedPods(w), gpusPerNode: Number.isFinite(gpus) ? gpus : 0 };
+}
+
+/** The pod template of a Job or of a JobSet's first replicated job. */
+export function podTemplateOf(w: KubeObject): Obj {
+  const spec = obj(w.spec);
+  if (w.kind === "JobSet")
+    return obj(obj(obj(arr(spec.replicatedJobs)[0]?.template).spec).template);
+  return obj(spec.template);
+}
+
+/** Where the run's checkpoints go (the pod template's annotation). */
+export function checkpointUriOf(w: KubeObject): string | undefined {
+  return str(obj(obj(podTemplateOf(w).metadata).annotations)[Annotations.checkpointUri]);
+}
+
+export const isFinished = (p: Phase): boolean => p === "Succeeded" || p === "Failed";

@@ -1,0 +1,3 @@
+export { FakeKubeApi } from "./server.ts";
+export type { FakeKubeApiOptions, ForbidRule, RecordedRequest } from "./server.ts";
+export * as simulate from "./simulate.ts";
