@@ -4,8 +4,12 @@
  * submitted or written), 1 anything else. No stack traces unless --debug.
  */
 import { Command, CommanderError } from "commander";
+import { registerCancel } from "./commands/cancel.ts";
 import { registerConfig } from "./commands/config.ts";
+import { registerLocal, routeSubmitLocal } from "./commands/local.ts";
+import { registerLogs } from "./commands/logs.ts";
 import { registerRender } from "./commands/render.ts";
+import { registerStatus } from "./commands/status.ts";
 import { registerSubmit } from "./commands/submit.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { SpecError, UsageError } from "./errors.ts";
@@ -34,12 +38,17 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   registerRender(program, io);
   registerConfig(program, io);
   registerSubmit(program, io);
+  registerStatus(program, io);
+  registerLogs(program, io);
+  registerCancel(program, io);
+  registerLocal(program, io, setExit);
   program.addHelpText(
     "after",
     `
 Examples:
   yunshi validate examples/*.yaml
-  yunshi submit examples/quickstart.yaml --dry-run
+  yunshi submit examples/quickstart.yaml --local   # train on this machine
+  yunshi submit exp.yaml --dry-run
   yunshi render exp.yaml -o deploy/exp      # one file per object + kustomization.yaml
   yunshi config exp.yaml                    # the generated MMDetection config.py
 
@@ -47,7 +56,9 @@ Exit codes: 0 ok, 2 invalid input (nothing submitted or written), 1 other failur
   );
 
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    // `submit --local` runs on this machine (jobs/commands/local.ts); submit.ts stays the
+    // cluster path, so the route is chosen here, before commander parses.
+    await program.parseAsync(routeSubmitLocal(argv), { from: "user" });
     return exitCode;
   } catch (err) {
     const debug = argv.includes("--debug");

@@ -18,7 +18,7 @@ import { Annotations, Labels, objectNames, PART_OF } from "./labels.ts";
 import type { PlatformContext } from "./platform.ts";
 import { AgentExit, ContainerNames, doNotRetryExitCodes, masterPort } from "./pod-contract.ts";
 import { renderMmdetConfig } from "./render-mmdet-config.ts";
-import { renderPodTemplate } from "./render-pod-template.ts";
+import { checkpointUri, renderPodTemplate } from "./render-pod-template.ts";
 
 export type KubeObject = IConfigMap | IService | IJob | JobSet;
 
@@ -41,6 +41,8 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
   const annotations = {
     [Annotations.specHash]: input.specHash,
     [Annotations.retries]: String(exp.retries),
+    // On every object (not only pods), so status and cancel can say where checkpoints are.
+    [Annotations.checkpointUri]: checkpointUri(platform, namespace, exp.name),
   };
   const queue = exp.queue ?? platform.queue;
   const meta = (name: string, extraLabels: Record<string, string> = {}) => ({

@@ -73,7 +73,7 @@ describe("yunshi CLI", () => {
     const dir = join(await mkdtemp(join(tmpdir(), "yunshi-render-")), "out");
     const r = await cli(
       "render",
-      "examples/quickstart.yaml",
+      "examples/swin-t-retinanet.yaml",
       "test/fixtures/invalid-loss-scale.yaml",
       "-o",
       dir,
@@ -85,15 +85,15 @@ describe("yunshi CLI", () => {
   it("flags override the platform defaults and are validated", async () => {
     const r = await cli(
       "render",
-      "examples/quickstart.yaml",
+      "examples/swin-t-retinanet.yaml",
       "--bucket",
       "team-bucket",
       "--trainer-image",
       "123.dkr.ecr.us-west-2.amazonaws.com/trainer:1@sha256:abc",
     );
-    expect(r.out).toContain("s3://team-bucket/default/quickstart/");
+    expect(r.out).toContain("s3://team-bucket/vision/cn-traffic-swin-retina/");
     expect(r.out).toContain("123.dkr.ecr.us-west-2.amazonaws.com/trainer:1@sha256:abc");
-    const bad = await cli("render", "examples/quickstart.yaml", "--region", "mars");
+    const bad = await cli("render", "examples/swin-t-retinanet.yaml", "--region", "mars");
     expect(bad.code).toBe(2);
     expect(bad.out).toBe("");
     expect(bad.err).toContain("--region");

@@ -27,6 +27,7 @@ export function registerSubmit(program: Command, io: Io): void {
     .description("run an experiment on the cluster (--dry-run: print what would be applied)")
     .argument("<file>", "exp.yaml")
     .option("--dry-run", "render and print the objects; contact nothing")
+    .option("--local", "run on this machine with an embedded S3 store (see docs/local.md)")
     .option("--wait", "wait until the run finishes (exit 0 if it succeeds, 1 if it fails)")
     .option("-f, --follow", "stream rank 0's trainer log until the run finishes (implies --wait)")
     .option(
