@@ -210,7 +210,11 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
   let sidecar: LocalProcess | undefined;
   for (const c of spec.initContainers ?? []) {
     if (c.restartPolicy === "Always") {
-      sidecar = toProcess(c, "sidecar");
+      // On a workstation the store is on loopback and checkpoints come every few seconds:
+      // poll last_checkpoint often so commits keep up with saves (the pod's 2 s default
+      // suits minutes between checkpoints).
+      const p = toProcess(c, "sidecar");
+      sidecar = { ...p, argv: [...p.argv, "--interval", LOCAL_SNAPSHOT_POLL_SECONDS] };
       continue;
     }
     if (c.name === ContainerNames.fetch && input.dataset.kind === "local") {
@@ -242,6 +246,9 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
     notes,
   };
 }
+
+/** How often the local snapshot agent polls `last_checkpoint`. */
+export const LOCAL_SNAPSHOT_POLL_SECONDS = "0.25";
 
 /**
  * A child's environment: the parent's, plus the plan's. AWS_CA_BUNDLE (set on some machines

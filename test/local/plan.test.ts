@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadExperimentFile } from "../../jobs/load-experiment.ts";
 import { localLayout } from "../../jobs/local/layout.ts";
 import {
+  LOCAL_SNAPSHOT_POLL_SECONDS,
   buildLocalPlan,
   childEnv,
   finalSyncArgv,
@@ -61,7 +62,12 @@ describe("buildLocalPlan", () => {
     // A local dataset replaces the fetch-dataset init container.
     expect(plan.init.map((p) => p.name)).toEqual(["restore"]);
     expect(plan.init[0]!.argv).toEqual([...agentPrefix, ...AgentCommand.restore(work, uri)]);
-    expect(plan.sidecar.argv).toEqual([...agentPrefix, ...AgentCommand.snapshot(work, uri, 2)]);
+    expect(plan.sidecar.argv).toEqual([
+      ...agentPrefix,
+      ...AgentCommand.snapshot(work, uri, 2),
+      "--interval",
+      LOCAL_SNAPSHOT_POLL_SECONDS,
+    ]);
     expect(plan.main.argv).toEqual([runtime.python, runtime.launcher]);
     expect(finalSyncArgv(plan.sidecar)).toEqual([...plan.sidecar.argv, "--once"]);
     expect(plan.notes.join("\n")).toContain("no fetch");
