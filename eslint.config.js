@@ -3,7 +3,18 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", ".yunshi/**", "**/*.py", "coverage/**"] },
+  // Only our sources: never the Python venv, run state or build output.
+  {
+    ignores: [
+      "node_modules/**",
+      "**/node_modules/**",
+      ".venv/**",
+      ".yunshi/**",
+      "**/*.py",
+      "coverage/**",
+      "**/dist/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
