@@ -30,6 +30,15 @@ export function karpenterControllerPolicy(p: KarpenterPolicyParams): {
   const owned = `aws:RequestTag/kubernetes.io/cluster/${p.clusterName}`;
   const ownedRes = `aws:ResourceTag/kubernetes.io/cluster/${p.clusterName}`;
   const launch = ["ec2:RunInstances", "ec2:CreateFleet"];
+  /** What Karpenter creates and tags at launch: the scope of its create and tag grants. */
+  const taggedOnCreate = [
+    "fleet/*",
+    "instance/*",
+    "volume/*",
+    "network-interface/*",
+    "launch-template/*",
+    "spot-instances-request/*",
+  ].map(ec2);
   return {
     Version: "2012-10-17",
     Statement: [
@@ -59,14 +68,7 @@ export function karpenterControllerPolicy(p: KarpenterPolicyParams): {
         Sid: "AllowScopedEC2InstanceActionsWithTags",
         Effect: "Allow",
         Action: [...launch, "ec2:CreateLaunchTemplate"],
-        Resource: [
-          ec2("fleet/*"),
-          ec2("instance/*"),
-          ec2("volume/*"),
-          ec2("network-interface/*"),
-          ec2("launch-template/*"),
-          ec2("spot-instances-request/*"),
-        ],
+        Resource: taggedOnCreate,
         Condition: {
           StringEquals: { [owned]: "owned", "aws:RequestTag/eks:eks-cluster-name": p.clusterName },
           StringLike: { "aws:RequestTag/karpenter.sh/nodepool": "*" },
@@ -76,14 +78,7 @@ export function karpenterControllerPolicy(p: KarpenterPolicyParams): {
         Sid: "AllowScopedResourceCreationTagging",
         Effect: "Allow",
         Action: ["ec2:CreateTags"],
-        Resource: [
-          ec2("fleet/*"),
-          ec2("instance/*"),
-          ec2("volume/*"),
-          ec2("network-interface/*"),
-          ec2("launch-template/*"),
-          ec2("spot-instances-request/*"),
-        ],
+        Resource: taggedOnCreate,
         Condition: {
           StringEquals: {
             [owned]: "owned",

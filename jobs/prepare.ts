@@ -23,7 +23,8 @@ export interface PlatformFlags {
   s3Endpoint?: string;
 }
 
-const flagNames: Record<keyof Omit<PlatformContext, never>, string> = {
+/** The flag that sets each platform key, for error messages. */
+const flagNames: Record<keyof PlatformContext, string> = {
   namespace: "--namespace",
   bucket: "--bucket",
   region: "--region",

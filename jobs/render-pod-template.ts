@@ -133,7 +133,8 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
   initContainers.push({
     ...snapshot,
     restartPolicy: "Always",
-    env: [...s3Env, nodeRankEnv("YUNSHI_NODE_RANK")],
+    // The agent idles on nodes other than 0: only rank 0 writes checkpoints.
+    env: [...s3Env, nodeRankEnv(LauncherEnv.nodeRank)],
   });
 
   const trainerEnv: IEnvVar[] = [

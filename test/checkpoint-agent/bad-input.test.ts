@@ -1,23 +1,18 @@
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   agentEnv,
   BUCKET,
   MiB,
   runAgent,
-  startS3,
+  useS3,
   tempDir,
   testStore,
   writeCheckpoint,
-  type S3Server,
 } from "./helpers.ts";
 
-let s3: S3Server;
-beforeAll(async () => {
-  s3 = await startS3();
-});
-afterAll(async () => s3.close());
+const s3 = useS3();
 
 /** Every case must leave the work dir as it was and write nothing under the prefix. */
 async function expectNothingWritten(work: string, before: string[], prefix: string): Promise<void> {

@@ -5,24 +5,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createRequire } from "node:module";
+import { afterAll, beforeAll } from "vitest";
+import { startEmbeddedS3 } from "../../jobs/local/embedded-s3.ts";
 import { createS3Store } from "../../images/checkpoint-agent/src/s3-store.ts";
 import { resolveS3Config } from "../../images/checkpoint-agent/src/s3-config.ts";
 import type { ObjectStore } from "../../images/checkpoint-agent/src/object-store.ts";
 
 export const BUCKET = "yunshi-test";
 
-/** The part of s3rver's API used here (it ships no types; a local shape avoids a global
- * `declare module` that other test folders might also declare). */
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
-const S3rver = createRequire(import.meta.url)("s3rver") as S3rverClass;
 export const MAIN = resolve(import.meta.dirname, "../../images/checkpoint-agent/src/main.ts");
 
 export interface S3Server {
@@ -32,22 +24,38 @@ export interface S3Server {
 }
 
 export async function startS3(): Promise<S3Server> {
+  // The same s3rver wrapper local runs use (jobs/local/embedded-s3.ts), in a temp dir.
   const directory = await mkdtemp(join(tmpdir(), "yunshi-s3rver-"));
-  const server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: BUCKET, configs: [] }],
-  });
-  const addr = await server.run();
+  const server = await startEmbeddedS3({ directory, port: 0, bucket: BUCKET });
   return {
-    endpoint: `http://127.0.0.1:${addr.port}`,
-    port: addr.port,
+    endpoint: server.endpoint,
+    port: server.port,
     async close() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/** One S3 server for the whole test file: started before its tests, closed after. */
+export function useS3(): S3Server {
+  let server: S3Server | undefined;
+  beforeAll(async () => {
+    server = await startS3();
+  });
+  afterAll(async () => server?.close());
+  const started = (): S3Server => {
+    if (server === undefined) throw new Error("useS3(): the server starts in beforeAll");
+    return server;
+  };
+  return {
+    get endpoint() {
+      return started().endpoint;
+    },
+    get port() {
+      return started().port;
+    },
+    close: () => started().close(),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { readFile, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { MANIFEST_KEY } from "../../images/checkpoint-agent/src/layout.ts";
 import { parseManifest } from "../../images/checkpoint-agent/src/manifest.ts";
 import { runRestore } from "../../images/checkpoint-agent/src/restore.ts";
@@ -13,21 +13,16 @@ import {
   BUCKET,
   MiB,
   spawnAgent,
-  startS3,
+  useS3,
   tempDir,
   testStore,
   writeCheckpoint,
-  type S3Server,
 } from "./helpers.ts";
 
 const TRIALS = 20;
 const SIZE = 24 * MiB;
 
-let s3: S3Server;
-beforeAll(async () => {
-  s3 = await startS3();
-});
-afterAll(async () => s3.close());
+const s3 = useS3();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { MANIFEST_KEY } from "../../images/checkpoint-agent/src/layout.ts";
 import { parseManifest } from "../../images/checkpoint-agent/src/manifest.ts";
 import {
@@ -9,19 +9,14 @@ import {
   BUCKET,
   MiB,
   spawnAgent,
-  startS3,
+  useS3,
   tempDir,
   testStore,
   writeCheckpoint,
   writePth,
-  type S3Server,
 } from "./helpers.ts";
 
-let s3: S3Server;
-beforeAll(async () => {
-  s3 = await startS3();
-});
-afterAll(async () => s3.close());
+const s3 = useS3();
 
 it("keeps exactly the newest --keep checkpoints plus the best, which is never pruned", async () => {
   const work = await tempDir("prune-work");

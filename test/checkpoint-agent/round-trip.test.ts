@@ -1,6 +1,6 @@
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MANIFEST_KEY } from "../../images/checkpoint-agent/src/layout.ts";
 import { parseManifest } from "../../images/checkpoint-agent/src/manifest.ts";
 import {
@@ -9,20 +9,15 @@ import {
   MiB,
   runAgent,
   spawnAgent,
-  startS3,
+  useS3,
   tempDir,
   testStore,
   writeCheckpoint,
   writePth,
-  type S3Server,
 } from "./helpers.ts";
 import { randomBytes } from "node:crypto";
 
-let s3: S3Server;
-beforeAll(async () => {
-  s3 = await startS3();
-});
-afterAll(async () => s3.close());
+const s3 = useS3();
 
 describe("snapshot → restore round trip", () => {
   it("commits epoch_1..3 as MMEngine writes them and restores the newest byte for byte", async () => {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { MANIFEST_KEY } from "../../images/checkpoint-agent/src/layout.ts";
 import { parseManifest } from "../../images/checkpoint-agent/src/manifest.ts";
 import {
@@ -7,18 +7,13 @@ import {
   BUCKET,
   MiB,
   spawnAgent,
-  startS3,
+  useS3,
   tempDir,
   testStore,
   writeCheckpoint,
-  type S3Server,
 } from "./helpers.ts";
 
-let s3: S3Server;
-beforeAll(async () => {
-  s3 = await startS3();
-});
-afterAll(async () => s3.close());
+const s3 = useS3();
 
 const hex = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 const slowUpload = ["--interval", "0.1", "--part-size-mib", "5", "--concurrency", "1"];

@@ -1,9 +1,9 @@
 /** Test harness: a fake API server, a kubeconfig pointing at it, and the CLI as a function. */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
+import { startEmbeddedS3 } from "../../jobs/local/embedded-s3.ts";
 import { run } from "../../jobs/program.ts";
 import {
   defaultPlatformContext,
@@ -121,30 +121,15 @@ export const until = async (f: () => boolean, ms = 5000): Promise<void> => {
   }
 };
 
-/** The part of s3rver's API used here (it ships no types). */
-interface S3rverInstance {
-  run(): Promise<{ port: number }>;
-  close(): Promise<void>;
-}
-const S3rver = createRequire(import.meta.url)("s3rver") as new (
-  o: Record<string, unknown>,
-) => S3rverInstance;
-
-/** A real S3 protocol server (s3rver) on 127.0.0.1 with the platform's bucket. */
+/** A real S3 protocol server on 127.0.0.1 with the platform's bucket: the same s3rver
+ * wrapper local runs use (jobs/local/embedded-s3.ts), in a temp dir. */
 export async function startS3(
   bucket: string,
 ): Promise<{ endpoint: string; close(): Promise<void> }> {
   const directory = mkdtempSync(join(tmpdir(), "yunshi-cluster-s3-"));
-  const server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: bucket, configs: [] }],
-  });
-  const { port } = await server.run();
+  const server = await startEmbeddedS3({ directory, port: 0, bucket });
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: server.endpoint,
     close: async () => {
       await server.close();
       rmSync(directory, { recursive: true, force: true });

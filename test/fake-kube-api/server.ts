@@ -336,15 +336,31 @@ export class FakeKubeApi {
     sendJson(res, 200, s.object);
   }
 
-  private listAll(r: Route, q: URLSearchParams, res: ServerResponse): void {
-    let labels;
-    let fields;
+  /** Label and field selectors of a list or watch; a bad one answers 400 and gives undefined. */
+  private selectors(
+    q: URLSearchParams,
+    res: ServerResponse,
+  ):
+    | {
+        labels: ReturnType<typeof parseLabelSelector>;
+        fields: ReturnType<typeof parseFieldSelector>;
+      }
+    | undefined {
     try {
-      labels = parseLabelSelector(q.get("labelSelector"));
-      fields = parseFieldSelector(q.get("fieldSelector"));
+      return {
+        labels: parseLabelSelector(q.get("labelSelector")),
+        fields: parseFieldSelector(q.get("fieldSelector")),
+      };
     } catch (e) {
-      return send(res, failure(400, "BadRequest", (e as SelectorError).message));
+      send(res, failure(400, "BadRequest", (e as SelectorError).message));
+      return undefined;
     }
+  }
+
+  private listAll(r: Route, q: URLSearchParams, res: ServerResponse): void {
+    const selectors = this.selectors(q, res);
+    if (selectors === undefined) return;
+    const { labels, fields } = selectors;
     const items = this.store
       .list(r.type, r.namespace)
       .map((s) => s.object)
@@ -360,14 +376,9 @@ export class FakeKubeApi {
   }
 
   private watch(r: Route, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
-    let labels;
-    let fields;
-    try {
-      labels = parseLabelSelector(q.get("labelSelector"));
-      fields = parseFieldSelector(q.get("fieldSelector"));
-    } catch (e) {
-      return send(res, failure(400, "BadRequest", (e as SelectorError).message));
-    }
+    const selectors = this.selectors(q, res);
+    if (selectors === undefined) return;
+    const { labels, fields } = selectors;
     const rvParam = q.get("resourceVersion");
     const fromRv = rvParam && rvParam !== "0" ? Number(rvParam) : undefined;
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
