@@ -4,11 +4,11 @@
  * before anything is written or sent.
  */
 import { UsageError, type SpecIssue } from "./errors.ts";
-import type { Experiment } from "./experiment.ts";
-import { loadExperimentFile, type LoadedExperiment } from "./load-experiment.ts";
+import type { Experiment } from "./spec/experiment.ts";
+import { loadExperimentFile, type LoadedExperiment } from "./spec/load-experiment.ts";
 import { defaultPlatformContext, PlatformContextSchema, type PlatformContext } from "./platform.ts";
 import { checkPodSpec } from "../policies/job-rules.ts";
-import { podTemplatesOf, renderKubernetesObjects, type KubeObject } from "./render-kubernetes.ts";
+import { podTemplatesOf, renderKubernetesObjects, type KubeObject } from "./render/kubernetes.ts";
 import { VERSION } from "./version.ts";
 
 /** Platform flags shared by render and submit --dry-run. */

@@ -3,8 +3,8 @@
  * Kueue Workload, and the phase derived from them (jobs/phase.ts).
  */
 import { Annotations, Labels } from "../labels.ts";
-import type { PhaseResult } from "../phase.ts";
-import { checkpointUriOf, derivePhase, queuePosition, shapeOf } from "../phase.ts";
+import type { PhaseResult } from "./phase.ts";
+import { checkpointUriOf, derivePhase, queuePosition, shapeOf } from "./phase.ts";
 import type { ClusterClient } from "./client.ts";
 import { ClusterError } from "./errors.ts";
 import type { KubeObject } from "./types.ts";

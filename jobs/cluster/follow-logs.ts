@@ -3,7 +3,7 @@
  * keeps going across pod replacements (preemption, retries) until the run finishes.
  */
 import { Labels } from "../labels.ts";
-import { isFinished } from "../phase.ts";
+import { isFinished } from "./phase.ts";
 import type { ClusterClient } from "./client.ts";
 import { ClusterError } from "./errors.ts";
 import { findWorkload, stateOf } from "./experiments.ts";

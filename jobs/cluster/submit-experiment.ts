@@ -13,13 +13,13 @@
 import { ZodError } from "zod";
 import { checkPodSpec } from "../../policies/job-rules.ts";
 import { objectNames } from "../labels.ts";
-import type { LoadedExperiment } from "../load-experiment.ts";
-import { isFinished } from "../phase.ts";
-import type { PhaseResult } from "../phase.ts";
+import type { LoadedExperiment } from "../spec/load-experiment.ts";
+import { isFinished } from "./phase.ts";
+import type { PhaseResult } from "./phase.ts";
 import { PLATFORM_CONFIGMAP_NAME, platformFromConfigMapData } from "../platform.ts";
 import type { PlatformContext } from "../platform.ts";
-import { podTemplatesOf, renderKubernetesObjects } from "../render-kubernetes.ts";
-import type { KubeObject as RenderedObject } from "../render-kubernetes.ts";
+import { podTemplatesOf, renderKubernetesObjects } from "../render/kubernetes.ts";
+import type { KubeObject as RenderedObject } from "../render/kubernetes.ts";
 import { VERSION } from "../version.ts";
 import type { ClusterClient } from "./client.ts";
 import { ClusterError } from "./errors.ts";

@@ -5,7 +5,7 @@ import { ClusterError } from "../cluster/errors.ts";
 import { findWorkload } from "../cluster/experiments.ts";
 import { companionRefs, deleteRun } from "../cluster/submit-experiment.ts";
 import type { Io } from "../io.ts";
-import { checkpointUriOf } from "../phase.ts";
+import { checkpointUriOf } from "../cluster/phase.ts";
 
 export function registerCancel(program: Command, io: Io): void {
   const cmd = program

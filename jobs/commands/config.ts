@@ -2,9 +2,9 @@
 import type { Command } from "commander";
 import { formatIssue } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { loadExperimentFile } from "../load-experiment.ts";
+import { loadExperimentFile } from "../spec/load-experiment.ts";
 import { PodPaths } from "../pod-contract.ts";
-import { renderMmdetConfig } from "../render-mmdet-config.ts";
+import { renderMmdetConfig } from "../render/mmdet-config.ts";
 
 export function registerConfig(program: Command, io: Io): void {
   program

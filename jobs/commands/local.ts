@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { formatIssue, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { loadExperimentFile } from "../load-experiment.ts";
+import { loadExperimentFile } from "../spec/load-experiment.ts";
 import { DEFAULT_S3_PORT, runLocal } from "../local/run-local.ts";
 
 export function registerLocal(program: Command, io: Io, setExit: (code: number) => void): void {

@@ -3,7 +3,7 @@ import { Option, type Command } from "commander";
 import { formatIssue } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { renderFiles } from "../prepare.ts";
-import { toJsonArray, toYamlDocuments, writeManifestDir } from "../serialize.ts";
+import { toJsonArray, toYamlDocuments, writeManifestDir } from "../render/serialize.ts";
 import { addPlatformOptions, platformFlagsOf } from "./platform-options.ts";
 
 export function registerRender(program: Command, io: Io): void {

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { formatIssue, SpecError } from "../errors.ts";
 import { ExitCode, type Io } from "../io.ts";
-import { loadExperimentFile } from "../load-experiment.ts";
+import { loadExperimentFile } from "../spec/load-experiment.ts";
 
 export function registerValidate(program: Command, io: Io, setExit: (code: number) => void): void {
   program

@@ -8,7 +8,7 @@
  */
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { IContainer } from "kubernetes-models/v1/Container";
-import type { Experiment } from "../experiment.ts";
+import type { Experiment } from "../spec/experiment.ts";
 import { defaultPlatformContext, type PlatformContext } from "../platform.ts";
 import {
   AgentCommand,
@@ -17,8 +17,8 @@ import {
   LauncherEnv,
   PodPaths,
 } from "../pod-contract.ts";
-import { renderMmdetConfig } from "../render-mmdet-config.ts";
-import { checkpointUri, renderPodTemplate } from "../render-pod-template.ts";
+import { renderMmdetConfig } from "../render/mmdet-config.ts";
+import { checkpointUri, renderPodTemplate } from "../render/pod-template.ts";
 import type { LocalLayout } from "./layout.ts";
 
 /** Where the object store is and how to sign for it. */

@@ -12,7 +12,7 @@ import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.ts";
-import type { Experiment } from "../experiment.ts";
+import type { Experiment } from "../spec/experiment.ts";
 import type { Io } from "../io.ts";
 import { ExitCode } from "../io.ts";
 import { LauncherExit } from "../pod-contract.ts";

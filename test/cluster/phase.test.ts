@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import type { KubeObject } from "../../jobs/cluster/types.ts";
 import { stateOf } from "../../jobs/cluster/experiments.ts";
-import { derivePhase, exitMeaning, PHASES } from "../../jobs/phase.ts";
+import { derivePhase, exitMeaning, PHASES } from "../../jobs/cluster/phase.ts";
 
 interface Fixture {
   description: string;

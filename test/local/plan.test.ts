@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadExperimentFile } from "../../jobs/load-experiment.ts";
+import { loadExperimentFile } from "../../jobs/spec/load-experiment.ts";
 import { localLayout } from "../../jobs/local/layout.ts";
 import {
   LOCAL_SNAPSHOT_POLL_SECONDS,

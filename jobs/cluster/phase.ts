@@ -5,9 +5,9 @@
  * admission. Phases: Queued → Starting → Restoring → Training, with Interrupted →
  * Restarting on preemption or failure, ending in Succeeded or Failed (with a reason).
  */
-import type { KubeObject } from "./cluster/types.ts";
-import { Annotations } from "./labels.ts";
-import { AgentExit, ContainerNames, LauncherExit } from "./pod-contract.ts";
+import type { KubeObject } from "./types.ts";
+import { Annotations } from "../labels.ts";
+import { AgentExit, ContainerNames, LauncherExit } from "../pod-contract.ts";
 
 export const PHASES = [
   "Queued",

@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { experimentJsonSchema, SCHEMA_FILE } from "../jobs/experiment-json-schema.ts";
+import { experimentJsonSchema, SCHEMA_FILE } from "../../jobs/spec/experiment-json-schema.ts";
 
 describe("the committed JSON Schema", () => {
   it("is what the zod schema generates (run `npm run schema` after changing jobs/experiment.ts)", async () => {

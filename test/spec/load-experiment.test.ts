@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { SpecError } from "../jobs/errors.ts";
-import { parseExperiment } from "../jobs/load-experiment.ts";
-import { run } from "../jobs/program.ts";
+import { SpecError } from "../../jobs/errors.ts";
+import { parseExperiment } from "../../jobs/spec/load-experiment.ts";
+import { run } from "../../jobs/program.ts";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { baseSpec, patched, specYaml } from "./spec-fixtures.ts";
+import { baseSpec, patched, specYaml } from "../spec-fixtures.ts";
 
 interface Case {
   readonly title: string;

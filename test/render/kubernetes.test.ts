@@ -7,25 +7,25 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import { describe, expect, it } from "vitest";
-import { checkPodSpec } from "../policies/job-rules.ts";
-import { FAILURE_POLICY_RULE_NAME, type JobSet } from "../jobs/jobset-types.ts";
-import { loadExperimentFile, parseExperiment } from "../jobs/load-experiment.ts";
-import { defaultPlatformContext } from "../jobs/platform.ts";
+import { checkPodSpec } from "../../policies/job-rules.ts";
+import { FAILURE_POLICY_RULE_NAME, type JobSet } from "../../jobs/render/jobset-types.ts";
+import { loadExperimentFile, parseExperiment } from "../../jobs/spec/load-experiment.ts";
+import { defaultPlatformContext } from "../../jobs/platform.ts";
 import {
   AgentCommand,
   ContainerNames,
   doNotRetryExitCodes,
   LauncherEnv,
   PodPaths,
-} from "../jobs/pod-contract.ts";
+} from "../../jobs/pod-contract.ts";
 import {
   durationSeconds,
   podTemplatesOf,
   renderKubernetesObjects,
   type KubeObject,
-} from "../jobs/render-kubernetes.ts";
-import { toYamlDocuments } from "../jobs/serialize.ts";
-import { patched, specYaml } from "./spec-fixtures.ts";
+} from "../../jobs/render/kubernetes.ts";
+import { toYamlDocuments } from "../../jobs/render/serialize.ts";
+import { patched, specYaml } from "../spec-fixtures.ts";
 
 const examples = readdirSync("examples").filter((f) => f.endsWith(".yaml"));
 const platform = { ...defaultPlatformContext, namespace: "team-a" };

@@ -12,9 +12,9 @@ import type { INodeSelectorRequirement } from "kubernetes-models/v1/NodeSelector
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import type { Experiment } from "./experiment.ts";
-import { Annotations } from "./labels.ts";
-import type { PlatformContext } from "./platform.ts";
+import type { Experiment } from "../spec/experiment.ts";
+import { Annotations } from "../labels.ts";
+import type { PlatformContext } from "../platform.ts";
 import {
   AgentCommand,
   ContainerNames,
@@ -22,7 +22,7 @@ import {
   LauncherEnv,
   masterPort,
   PodPaths,
-} from "./pod-contract.ts";
+} from "../pod-contract.ts";
 
 /** Spot gives a 2-minute notice: the pod gets most of it, the launcher a share to save. */
 export const SPOT_GRACE_SECONDS = 110;

@@ -10,9 +10,9 @@
  * `samples_per_gpu`, `workers_per_gpu`, `checkpoint_config`.
  */
 import { posix } from "node:path";
-import type { Experiment } from "./experiment.ts";
-import { cocoCheckpoint, modelFamily, type ModelFamily } from "./model-zoo.ts";
-import { INDEX_OVERRIDES_KEY, PodPaths } from "./pod-contract.ts";
+import type { Experiment } from "../spec/experiment.ts";
+import { cocoCheckpoint, modelFamily, type ModelFamily } from "../spec/model-zoo.ts";
+import { INDEX_OVERRIDES_KEY, PodPaths } from "../pod-contract.ts";
 import { float, PyMapping, pyAssignments, ref, tuple, type PyValue } from "./python-literal.ts";
 
 export interface MmdetConfigOptions {

@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { loadExperimentFile, parseExperiment } from "../jobs/load-experiment.ts";
-import { INDEX_OVERRIDES_KEY } from "../jobs/pod-contract.ts";
-import { defaultSteps, renderMmdetConfig } from "../jobs/render-mmdet-config.ts";
-import { patched, specYaml } from "./spec-fixtures.ts";
+import { loadExperimentFile, parseExperiment } from "../../jobs/spec/load-experiment.ts";
+import { INDEX_OVERRIDES_KEY } from "../../jobs/pod-contract.ts";
+import { defaultSteps, renderMmdetConfig } from "../../jobs/render/mmdet-config.ts";
+import { patched, specYaml } from "../spec-fixtures.ts";
 
 /**
  * Executes a generated config in python3 (the `_base_` line is only a string here: no

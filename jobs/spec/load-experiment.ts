@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { closest, distance } from "fastest-levenshtein";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
-import { SpecError, type SpecIssue } from "./errors.ts";
+import { SpecError, type SpecIssue } from "../errors.ts";
 import { ExperimentSchema, type Experiment } from "./experiment.ts";
 import { checkExperimentRules, type RuleFinding } from "./experiment-rules.ts";
 

@@ -12,13 +12,13 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IJobSpec } from "kubernetes-models/batch/v1/JobSpec";
 import type { IPodFailurePolicyRule } from "kubernetes-models/batch/v1/PodFailurePolicyRule";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
-import type { Experiment } from "./experiment.ts";
+import type { Experiment } from "../spec/experiment.ts";
 import type { JobSet } from "./jobset-types.ts";
-import { Annotations, Labels, objectNames, PART_OF } from "./labels.ts";
-import type { PlatformContext } from "./platform.ts";
-import { AgentExit, ContainerNames, doNotRetryExitCodes, masterPort } from "./pod-contract.ts";
-import { renderMmdetConfig } from "./render-mmdet-config.ts";
-import { checkpointUri, renderPodTemplate } from "./render-pod-template.ts";
+import { Annotations, Labels, objectNames, PART_OF } from "../labels.ts";
+import type { PlatformContext } from "../platform.ts";
+import { AgentExit, ContainerNames, doNotRetryExitCodes, masterPort } from "../pod-contract.ts";
+import { renderMmdetConfig } from "./mmdet-config.ts";
+import { checkpointUri, renderPodTemplate } from "./pod-template.ts";
 
 export type KubeObject = IConfigMap | IService | IJob | JobSet;
 
