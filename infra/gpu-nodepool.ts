@@ -9,11 +9,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { apiVersions } from "./versions.ts";
 
-/** The taint every GPU node carries; GPU pods (and Kueue flavors) tolerate it. */
-export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" } as const;
-/** The device plugin's default affinity schedules only on nodes with this label. */
-export const GPU_PRESENT_LABEL = { key: "nvidia.com/gpu.present", value: "true" } as const;
-export const CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type";
+import {
+  CAPACITY_TYPE_LABEL,
+  GPU_PRESENT_LABEL,
+  GPU_TAINT,
+} from "./platform-objects/node-labels.ts";
+
+export { CAPACITY_TYPE_LABEL, GPU_PRESENT_LABEL, GPU_TAINT };
 export const GPU_NODEPOOL_NAME = "gpu";
 
 export interface GpuNodeClassParams {

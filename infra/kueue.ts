@@ -1,35 +1,23 @@
 /**
  * Kueue: the chart (configured to manage batch/v1 Jobs and JobSets, with fair sharing
  * between team ClusterQueues) and one ResourceFlavor per capacity type. Each flavor pins
- * `karpenter.sh/capacity-type` on admitted pods and tolerates the GPU taint, so the job's
- * capacity choice, Kueue's quota and Karpenter's launch decision agree. Team ClusterQueues and
- * LocalQueues are in team.ts.
+ * `karpenter.sh/capacity-type` on admitted pods, so the job's capacity choice, Kueue's quota
+ * and Karpenter's launch decision agree. The objects themselves are pure functions in
+ * platform-objects/kueue-objects.ts; team ClusterQueues and LocalQueues are in team.ts.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { CAPACITY_TYPE_LABEL, GPU_TAINT } from "./gpu-nodepool.ts";
 import { pinnedRelease } from "./helm.ts";
+import {
+  orderedFlavors,
+  resourceFlavor,
+  type CapacityType,
+} from "./platform-objects/kueue-objects.ts";
 import { apiVersions, charts } from "./versions.ts";
 
+export { KUEUE_COHORT, flavorName, type CapacityType } from "./platform-objects/kueue-objects.ts";
 export const KUEUE_NAMESPACE = "kueue-system";
-/** All team ClusterQueues join this cohort so idle quota is lent out and reclaimed fairly. */
-export const KUEUE_COHORT = "yunshi";
-export type CapacityType = "spot" | "on-demand";
-
-/** Kueue ResourceFlavor name for a capacity type (same words, by design). */
-export function flavorName(capacity: CapacityType): string {
-  return capacity;
-}
-
-export function resourceFlavorSpec(capacity: CapacityType): Record<string, unknown> {
-  return {
-    nodeLabels: { [CAPACITY_TYPE_LABEL]: capacity },
-    tolerations: [
-      { key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: GPU_TAINT.effect },
-    ],
-  };
-}
 
 /** The controller manager's Configuration (replaces the chart's default file). */
 export function kueueManagerConfig(): Record<string, unknown> {
@@ -95,18 +83,12 @@ export class Kueue extends pulumi.ComponentResource {
       },
       { parent: this, provider: args.provider, dependsOn: [args.jobset, args.systemNodes] },
     );
-    const order: CapacityType[] = ["spot", "on-demand"];
-    this.flavors = order.filter((c) => args.capacityTypes.includes(c));
+    this.flavors = orderedFlavors(args.capacityTypes);
     this.flavorResources = this.flavors.map(
       (capacity) =>
         new k8s.apiextensions.CustomResource(
           `${name}-flavor-${capacity}`,
-          {
-            apiVersion: apiVersions.kueue,
-            kind: "ResourceFlavor",
-            metadata: { name: flavorName(capacity) },
-            spec: resourceFlavorSpec(capacity),
-          },
+          { ...resourceFlavor(capacity) },
           // The chart's webhooks validate these: wait for the release to be ready.
           { parent: this, provider: args.provider, dependsOn: [this.release] },
         ),

@@ -1,68 +1,30 @@
 /**
- * One team: its namespace, the training ServiceAccount (bound to the training role through
- * Pod Identity), a Kueue ClusterQueue with the team's guaranteed GPUs in the shared cohort,
- * the LocalQueue jobs name, a ResourceQuota/LimitRange, and the platform ConfigMap that
- * `submit` reads (jobs/platform.ts defines its name and keys).
+ * One team: its namespace (Pod Security `restricted`), the training ServiceAccount (bound to
+ * the training role through Pod Identity), a Kueue ClusterQueue with the team's guaranteed GPUs
+ * in the shared cohort, the LocalQueue jobs name, a ResourceQuota/LimitRange, the platform
+ * ConfigMap that `submit` reads, and the team's RBAC Role. The objects are pure functions in
+ * platform-objects/ (so a real test cluster applies the same ones); this file gives them to
+ * Pulumi with the right dependencies.
  */
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  PLATFORM_CONFIGMAP_NAME,
-  PlatformContextSchema,
-  platformConfigMapData,
-} from "../jobs/platform.ts";
-import { KUEUE_COHORT, flavorName, type CapacityType } from "./kueue.ts";
-import { apiVersions } from "./versions.ts";
+  LOCAL_QUEUE_NAME,
+  clusterQueue,
+  localQueue,
+  type CapacityType,
+  type TeamQuota,
+} from "./platform-objects/kueue-objects.ts";
+import { TRAINING_SERVICE_ACCOUNT, teamObjects } from "./platform-objects/team-objects.ts";
 
-export const TRAINING_SERVICE_ACCOUNT = "yunshi-training";
-/** The LocalQueue in every team namespace; Kueue also uses a queue named "default" for
- * jobs in the namespace that name no queue. */
-export const LOCAL_QUEUE_NAME = "default";
-/** GPU is the scarce resource; CPU and memory quotas are sized per GPU generously (p5 has
- * 24 vCPU and 256 GiB per GPU) so that GPU quota is what decides admission. */
-export const CPU_PER_GPU = 24;
-export const MEMORY_GIB_PER_GPU = 256;
-
-export interface TeamQuota {
-  readonly name: string;
-  readonly spotGpus: number;
-  readonly onDemandGpus: number;
-  readonly weight: number;
-}
-
-export function clusterQueueSpec(
-  team: TeamQuota,
-  flavors: readonly CapacityType[],
-): Record<string, unknown> {
-  const gpusFor = (c: CapacityType) => (c === "spot" ? team.spotGpus : team.onDemandGpus);
-  return {
-    cohortName: KUEUE_COHORT,
-    // Only this team's namespace may submit to its ClusterQueue.
-    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": team.name } },
-    queueingStrategy: "BestEffortFIFO",
-    resourceGroups: [
-      {
-        coveredResources: ["cpu", "memory", "nvidia.com/gpu"],
-        flavors: flavors.map((c) => {
-          const gpus = gpusFor(c);
-          return {
-            name: flavorName(c),
-            resources: [
-              { name: "cpu", nominalQuota: String(gpus * CPU_PER_GPU) },
-              { name: "memory", nominalQuota: `${gpus * MEMORY_GIB_PER_GPU}Gi` },
-              { name: "nvidia.com/gpu", nominalQuota: String(gpus) },
-            ],
-          };
-        }),
-      },
-    ],
-    // Idle quota is lent to other teams and taken back (by preemption) when the owner needs
-    // it; between borrowers, fair sharing (Kueue config) decides by weight.
-    preemption: { reclaimWithinCohort: "Any", withinClusterQueue: "LowerPriority" },
-    fairSharing: { weight: String(team.weight) },
-  };
-}
+export {
+  CPU_PER_GPU,
+  LOCAL_QUEUE_NAME,
+  MEMORY_GIB_PER_GPU,
+  type TeamQuota,
+} from "./platform-objects/kueue-objects.ts";
+export { TRAINING_SERVICE_ACCOUNT } from "./platform-objects/team-objects.ts";
 
 export interface TeamArgs {
   team: TeamQuota;
@@ -89,28 +51,23 @@ export class Team extends pulumi.ComponentResource {
     super("yunshi:infra:Team", name, {}, opts);
     const ns = args.team.name;
     const k8sOpts = { parent: this, provider: args.provider };
+    // Everything but the ConfigMap's data is known before the cluster exists: build the
+    // objects once with placeholders and take the ConfigMap from the resolved values below.
+    const objectsFor = (bucket: string, trainerImage: string, checkpointAgentImage: string) =>
+      teamObjects({
+        namespace: ns,
+        maxGpus: args.maxGpus,
+        bucket,
+        region: args.region,
+        trainerImage,
+        checkpointAgentImage,
+      });
+    const known = objectsFor("placeholder-bucket", "placeholder/image", "placeholder/image");
 
-    const namespace = new k8s.core.v1.Namespace(
-      `${name}-ns`,
-      {
-        metadata: {
-          name: ns,
-          labels: {
-            "yunshi.dev/team": ns,
-            "pod-security.kubernetes.io/enforce": "baseline",
-            "pod-security.kubernetes.io/warn": "restricted",
-          },
-        },
-      },
-      k8sOpts,
-    );
+    const namespace = new k8s.core.v1.Namespace(`${name}-ns`, known.namespace, k8sOpts);
     const inNs = { ...k8sOpts, dependsOn: [namespace] };
 
-    new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      { metadata: { name: TRAINING_SERVICE_ACCOUNT, namespace: ns } },
-      inNs,
-    );
+    new k8s.core.v1.ServiceAccount(`${name}-sa`, known.serviceAccount, inNs);
     new aws.eks.PodIdentityAssociation(
       `${name}-pod-identity`,
       {
@@ -122,64 +79,34 @@ export class Team extends pulumi.ComponentResource {
       { parent: this, dependsOn: [args.podIdentityAgent] },
     );
 
-    const clusterQueue = new k8s.apiextensions.CustomResource(
+    const cq = new k8s.apiextensions.CustomResource(
       `${name}-cq`,
-      {
-        apiVersion: apiVersions.kueue,
-        kind: "ClusterQueue",
-        metadata: { name: ns },
-        spec: clusterQueueSpec(args.team, args.flavors),
-      },
+      { ...clusterQueue(args.team, args.flavors) },
       { ...k8sOpts, dependsOn: args.kueue },
     );
     new k8s.apiextensions.CustomResource(
       `${name}-lq`,
-      {
-        apiVersion: apiVersions.kueue,
-        kind: "LocalQueue",
-        metadata: { name: LOCAL_QUEUE_NAME, namespace: ns },
-        spec: { clusterQueue: ns },
-      },
-      { ...k8sOpts, dependsOn: [namespace, clusterQueue] },
+      { ...localQueue(ns) },
+      { ...k8sOpts, dependsOn: [namespace, cq] },
     );
 
-    new k8s.core.v1.ResourceQuota(
-      `${name}-quota`,
-      {
-        metadata: { name: "yunshi", namespace: ns },
-        spec: { hard: { "requests.nvidia.com/gpu": String(args.maxGpus), pods: "500" } },
-      },
-      inNs,
-    );
-    new k8s.core.v1.LimitRange(
-      `${name}-limits`,
-      {
-        metadata: { name: "yunshi", namespace: ns },
-        // Every container gets a request so Kueue and the scheduler can count it.
-        spec: { limits: [{ type: "Container", defaultRequest: { cpu: "100m", memory: "256Mi" } }] },
-      },
-      inNs,
-    );
+    new k8s.core.v1.ResourceQuota(`${name}-quota`, known.resourceQuota, inNs);
+    new k8s.core.v1.LimitRange(`${name}-limits`, known.limitRange, inNs);
+    const role = new k8s.rbac.v1.Role(`${name}-role`, known.role, inNs);
+    new k8s.rbac.v1.RoleBinding(`${name}-rolebinding`, known.roleBinding, {
+      ...k8sOpts,
+      dependsOn: [namespace, role],
+    });
 
     new k8s.core.v1.ConfigMap(
       `${name}-platform`,
       {
-        metadata: { name: PLATFORM_CONFIGMAP_NAME, namespace: ns },
+        metadata: known.platformConfigMap.metadata,
         data: pulumi
           .all([args.bucketName, args.trainerImage, args.checkpointAgentImage])
-          .apply(([bucket, trainerImage, checkpointAgentImage]) =>
-            // Parse with the same schema `submit` uses, so a bad value fails `pulumi up`, not a job.
-            platformConfigMapData(
-              PlatformContextSchema.parse({
-                namespace: ns,
-                bucket,
-                region: args.region,
-                trainerImage,
-                checkpointAgentImage,
-                queue: LOCAL_QUEUE_NAME,
-                serviceAccount: TRAINING_SERVICE_ACCOUNT,
-              }),
-            ),
+          .apply(
+            ([bucket, trainerImage, checkpointAgentImage]) =>
+              objectsFor(bucket, trainerImage, checkpointAgentImage).platformConfigMap.data ?? {},
           ),
       },
       inNs,
