@@ -27,6 +27,8 @@ export interface JobSet {
         name: string;
         action: "FailJobSet" | "RestartJobSet" | "RestartJobSetAndIgnoreMaxRestarts";
         onJobFailureReasons?: string[];
+        /** RE2 patterns on the failed Job's condition message (JobSet v0.10+). */
+        onJobFailureMessagePatterns?: string[];
         targetReplicatedJobs?: string[];
       }>;
     };

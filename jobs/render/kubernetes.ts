@@ -12,7 +12,7 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IJobSpec } from "kubernetes-models/batch/v1/JobSpec";
 import type { IPodFailurePolicyRule } from "kubernetes-models/batch/v1/PodFailurePolicyRule";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
-import type { Experiment } from "../spec/experiment.ts";
+import { durationSeconds, type Experiment } from "../spec/experiment.ts";
 import type { JobSet } from "./jobset-types.ts";
 import { Annotations, Labels, objectNames, PART_OF } from "../labels.ts";
 import type { PlatformContext } from "../platform.ts";
@@ -29,6 +29,20 @@ export interface RenderInput {
   /** Version of yunshi written into labels. */
   readonly version: string;
 }
+
+/** Names of the JobSet failure-policy rules (status reads them back from the JobSet's status). */
+export const JobSetRules = {
+  preemption: "preemption",
+  deadline: "deadline",
+  doNotRetry: "doNotRetry",
+} as const;
+
+/**
+ * What the Job controller writes as the failure message when a pod's condition matches a
+ * FailJob rule (k8s.io/kubernetes pkg/controller/job/pod_failure_policy.go:
+ * "Pod <ns>/<pod> has condition DisruptionTarget matching FailJob rule at index <i>").
+ */
+export const DISRUPTION_FAILURE_MESSAGE = "has condition DisruptionTarget matching FailJob rule";
 
 /** Finished Jobs stay a week so that `status` can still explain them. */
 export const TTL_SECONDS_AFTER_FINISHED = 7 * 24 * 3600;
@@ -97,12 +111,15 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
         values: [...doNotRetryExitCodes],
       },
     },
-    ...[ContainerNames.fetch, ContainerNames.restore].map(
-      (containerName): IPodFailurePolicyRule => ({
+    // The agent's init containers that this pod has (a rule may name only those; there is
+    // no fetch-pretrained without s3:// weights): an invalid-input exit (bad URI, corrupt
+    // manifest) fails the same way on every retry.
+    ...[ContainerNames.fetch, ContainerNames.fetchPretrained, ContainerNames.restore]
+      .filter((name) => template.spec?.initContainers?.some((c) => c.name === name) === true)
+      .map((containerName): IPodFailurePolicyRule => ({
         action: "FailJob",
         onExitCodes: { containerName, operator: "In", values: [AgentExit.invalidInput] },
-      }),
-    ),
+      })),
   ];
 
   if (!multiNode) {
@@ -136,7 +153,12 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
   }
 
   // Any failed pod fails its Job at once (backoffLimit 0) so that JobSet restarts the
-  // whole torchrun group; the do-not-retry rules fail the JobSet without restarts.
+  // whole torchrun group. A disrupted pod fails it through its own rule, so that the Job's
+  // failure message names DisruptionTarget and JobSet can restart the group for free.
+  const childRules: IPodFailurePolicyRule[] = [
+    { action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+    ...doNotRetry,
+  ];
   const jobSet: JobSet = {
     apiVersion: "jobset.x-k8s.io/v1alpha2",
     kind: "JobSet",
@@ -150,9 +172,24 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
       failurePolicy: {
         maxRestarts: exp.retries,
         restartStrategy: "Recreate",
+        // JobSet applies the first rule that matches the failed child Job.
         rules: [
           {
-            name: "doNotRetry",
+            // Preemption, spot reclaim, drain: restart the group without using up retries.
+            name: JobSetRules.preemption,
+            action: "RestartJobSetAndIgnoreMaxRestarts",
+            onJobFailureReasons: ["PodFailurePolicy"],
+            onJobFailureMessagePatterns: [DISRUPTION_FAILURE_MESSAGE],
+          },
+          {
+            // maxRuntime: without this rule JobSet would restart the group with a fresh deadline.
+            name: JobSetRules.deadline,
+            action: "FailJobSet",
+            onJobFailureReasons: ["DeadlineExceeded"],
+          },
+          {
+            // The remaining PodFailurePolicy failures are the do-not-retry exit codes.
+            name: JobSetRules.doNotRetry,
             action: "FailJobSet",
             onJobFailureReasons: ["PodFailurePolicy"],
           },
@@ -164,7 +201,7 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
           replicas: 1,
           template: {
             metadata: { labels: { ...labels }, annotations: { ...annotations } },
-            spec: jobSpec(0, doNotRetry),
+            spec: jobSpec(0, childRules),
           },
         },
       ],
@@ -186,14 +223,8 @@ function commonLabels(exp: Experiment, version: string): Record<string, string> 
   };
 }
 
-/** "1h30m" → 5400. The schema guarantees the format. */
-export function durationSeconds(d: string): number {
-  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
-  let total = 0;
-  for (const [, n, u] of d.matchAll(/(\d+)([dhms])/g))
-    total += Number(n) * (units[u as string] ?? 0);
-  return total;
-}
+/** "1h30m" → 5400: one definition, beside the schema that bounds it. */
+export { durationSeconds };
 
 /** The pod templates inside a rendered object, keyed by where they sit. */
 const podTemplateFinders: Readonly<

@@ -161,6 +161,16 @@ export function checkExperimentRules(exp: Experiment): RuleResult {
     });
   }
 
+  // JobSet's webhook refuses a set whose longest pod name would exceed 63 characters.
+  const nameLimit = multiNodeNameLimit(resources.nodes);
+  if (resources.nodes > 1 && exp.name.length > nameLimit) {
+    errors.push({
+      path: ["name"],
+      message: `${JSON.stringify(exp.name)} has ${exp.name.length} characters; a ${resources.nodes}-node run's pods are named <name>-node-0-${resources.nodes - 1}-xxxxx, which JobSet requires to fit in 63 characters, so the name may have at most ${nameLimit}`,
+      fix: `shorten the name to ${nameLimit} characters or fewer`,
+    });
+  }
+
   // Checkpoints.
   if ("epochs" in checkpoint.every && checkpoint.every.epochs > train.epochs) {
     warnings.push({
@@ -187,4 +197,14 @@ export function checkExperimentRules(exp: Experiment): RuleResult {
   }
 
   return { errors, warnings };
+}
+
+/**
+ * The longest experiment name a multi-node run may have. JobSet (v0.12 webhook) names pods
+ * `<name>-<replicatedJob>-<jobIndex>-<podIndex>-<5 random>` and requires that to be a DNS-1035
+ * label (≤ 63): with replicated job "node" and one replica that is name + 8 + digits + 6.
+ */
+export function multiNodeNameLimit(nodes: number): number {
+  const podIndexDigits = String(Math.max(0, nodes - 1)).length;
+  return 63 - "-node-0-".length - podIndexDigits - "-xxxxx".length;
 }

@@ -25,6 +25,7 @@ import {
   type KubeObject,
 } from "../../jobs/render/kubernetes.ts";
 import { toYamlDocuments } from "../../jobs/render/serialize.ts";
+import { expandLikeKubelet } from "../../jobs/render/kubernetes-expansion.ts";
 import { patched, specYaml } from "../spec-fixtures.ts";
 
 const examples = readdirSync("examples").filter((f) => f.endsWith(".yaml"));
@@ -268,6 +269,39 @@ describe("several nodes: a JobSet that restarts the group", () => {
     );
   });
 
+  it("ends the run at maxRuntime: a child Job's DeadlineExceeded fails the JobSet (no fresh deadline)", () => {
+    const rules = js.spec.failurePolicy!.rules!;
+    const deadline = rules.findIndex((r) => r.onJobFailureReasons?.includes("DeadlineExceeded"));
+    expect(rules[deadline]).toMatchObject({ action: "FailJobSet" });
+    expect(js.spec.replicatedJobs[0]!.template.spec.activeDeadlineSeconds).toBeGreaterThan(0);
+  });
+
+  it("restarts the group after a preemption without using up retries (JobSet v0.12 rules)", () => {
+    const rules = js.spec.failurePolicy!.rules!;
+    const child = js.spec.replicatedJobs[0]!.template.spec.podFailurePolicy!.rules;
+    // The child Job fails through a DisruptionTarget rule, whose message the JobSet rule matches.
+    const i = child.findIndex((r) => r.onPodConditions?.some((c) => c.type === "DisruptionTarget"));
+    expect(child[i]).toMatchObject({ action: "FailJob" });
+    const jobControllerMessage = `Pod vision/unit-test-node-0-1-abcde has condition DisruptionTarget matching FailJob rule at index ${i}`;
+    const first = rules.find(
+      (r) =>
+        (r.onJobFailureReasons ?? ["PodFailurePolicy"]).includes("PodFailurePolicy") &&
+        (r.onJobFailureMessagePatterns ?? [".*"]).some((p) =>
+          new RegExp(p).test(jobControllerMessage),
+        ),
+    );
+    expect(first).toMatchObject({ action: "RestartJobSetAndIgnoreMaxRestarts" });
+    // An exit code from the do-not-retry set still fails the set at once.
+    const exitMessage =
+      "Container trainer for pod vision/x failed with exit code 3 matching FailJob rule at index 1";
+    const forExit = rules.find(
+      (r) =>
+        (r.onJobFailureReasons ?? ["PodFailurePolicy"]).includes("PodFailurePolicy") &&
+        (r.onJobFailureMessagePatterns ?? [".*"]).some((p) => new RegExp(p).test(exitMessage)),
+    );
+    expect(forExit).toMatchObject({ action: "FailJobSet" });
+  });
+
   it("points every node at the index-0 pod of the JobSet", () => {
     const t = js.spec.replicatedJobs[0]!.template.spec.template;
     const env = envOf(trainerOf(t));
@@ -307,12 +341,16 @@ describe("variants", () => {
     expect(t!.spec!.tolerations).toBeUndefined();
   });
 
-  it("passes user strings as argv elements, never through a shell", () => {
-    const objects = renderPatch({ dataset: { uri: "s3://bucket/x; rm -rf $HOME/" } });
+  it("passes user strings as argv elements, never through a shell or the kubelet's $(VAR)", () => {
+    const uri = "s3://bucket/x;rm$(HOME)`id`$$(AWS_SECRET_ACCESS_KEY)/";
+    const objects = renderPatch({ dataset: { uri } });
     const [t] = templates(objects);
     const fetch = t!.spec!.initContainers![0]!;
     expect(fetch.command).toEqual(["yunshi-checkpoint-agent"]);
-    expect(fetch.args).toContain("s3://bucket/x; rm -rf $HOME/");
+    // Every `$` doubled: what the kubelet expands is exactly what the user wrote.
+    const arg = fetch.args!.find((a) => a.startsWith("s3://bucket/"))!;
+    expect(arg).toBe("s3://bucket/x;rm$$(HOME)`id`$$$$(AWS_SECRET_ACCESS_KEY)/");
+    expect(expandLikeKubelet(arg, () => "EXPANDED")).toBe(uri);
   });
 
   it("an S3-compatible endpoint reaches the agents as standard AWS settings", () => {
