@@ -12,7 +12,7 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IJobSpec } from "kubernetes-models/batch/v1/JobSpec";
 import type { IPodFailurePolicyRule } from "kubernetes-models/batch/v1/PodFailurePolicyRule";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
-import { durationSeconds, type Experiment } from "../spec/experiment.ts";
+import type { Experiment } from "../spec/experiment.ts";
 import type { JobSet } from "./jobset-types.ts";
 import { Annotations, Labels, objectNames, PART_OF } from "../labels.ts";
 import type { PlatformContext } from "../platform.ts";
@@ -111,15 +111,12 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
         values: [...doNotRetryExitCodes],
       },
     },
-    // The agent's init containers that this pod has (a rule may name only those; there is
-    // no fetch-pretrained without s3:// weights): an invalid-input exit (bad URI, corrupt
-    // manifest) fails the same way on every retry.
-    ...[ContainerNames.fetch, ContainerNames.fetchPretrained, ContainerNames.restore]
-      .filter((name) => template.spec?.initContainers?.some((c) => c.name === name) === true)
-      .map((containerName): IPodFailurePolicyRule => ({
+    ...[ContainerNames.fetch, ContainerNames.restore].map(
+      (containerName): IPodFailurePolicyRule => ({
         action: "FailJob",
         onExitCodes: { containerName, operator: "In", values: [AgentExit.invalidInput] },
-      })),
+      }),
+    ),
   ];
 
   if (!multiNode) {
@@ -223,8 +220,14 @@ function commonLabels(exp: Experiment, version: string): Record<string, string> 
   };
 }
 
-/** "1h30m" → 5400: one definition, beside the schema that bounds it. */
-export { durationSeconds };
+/** "1h30m" → 5400. The schema guarantees the format. */
+export function durationSeconds(d: string): number {
+  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
+  let total = 0;
+  for (const [, n, u] of d.matchAll(/(\d+)([dhms])/g))
+    total += Number(n) * (units[u as string] ?? 0);
+  return total;
+}
 
 /** The pod templates inside a rendered object, keyed by where they sit. */
 const podTemplateFinders: Readonly<
