@@ -1,14 +1,31 @@
 /**
- * The EKS cluster: API authentication mode with access entries, Pod Identity agent, a small
- * on-demand system node group for controllers, and the Kubernetes provider every in-cluster
- * component uses. GPU nodes are not here: Karpenter launches them (karpenter.ts).
+ * The EKS cluster: API authentication mode with access entries, Pod Identity agent, CoreDNS
+ * as an EKS add-on, a small on-demand system node group for controllers, and the Kubernetes
+ * provider every in-cluster component uses. Team nodes are not here: Karpenter launches them
+ * (karpenter.ts, nodepools.ts).
+ *
+ * System nodes are tainted `CriticalAddonsOnly` (only controllers that tolerate it run
+ * there; team pods never do) and use a launch template that requires IMDSv2 with a hop limit
+ * of 1, so a pod cannot reach the instance metadata service and borrow the node role.
  */
 import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { nodeRole } from "./iam-roles.ts";
+import {
+  SYSTEM_PLACEMENT,
+  SYSTEM_POOL_LABEL,
+  SYSTEM_TAINT,
+} from "./platform-objects/node-labels.ts";
 import { systemNodeAmiType } from "./versions.ts";
+
+/** IMDSv2 only, one network hop: reachable from the node, not from a pod's network namespace. */
+export const NODE_METADATA_OPTIONS = {
+  httpEndpoint: "enabled",
+  httpTokens: "required",
+  httpPutResponseHopLimit: 1,
+} as const;
 
 export interface ClusterArgs {
   clusterName: string;
@@ -70,6 +87,9 @@ export class Cluster extends pulumi.ComponentResource {
         // Pod Identity replaces IRSA: no OIDC provider needed.
         createOidcProvider: false,
         skipDefaultNodeGroup: true,
+        // pulumi-eks only manages CoreDNS as an add-on with its default node group; the
+        // add-on below replaces the self-managed copy EKS bootstraps.
+        corednsAddonOptions: { enabled: false },
         // Use the EKS-created cluster security group for nodes too (Karpenter selects it by id).
         skipDefaultSecurityGroups: true,
         nodeAssociatePublicIpAddress: false,
@@ -85,11 +105,32 @@ export class Cluster extends pulumi.ComponentResource {
     this.clusterSecurityGroupId = cluster.clusterSecurityGroupId;
 
     const role = nodeRole(`${name}-system-node`, args.partition, this);
+    const launchTemplate = new aws.ec2.LaunchTemplate(
+      `${name}-system`,
+      {
+        metadataOptions: NODE_METADATA_OPTIONS,
+        blockDeviceMappings: [
+          {
+            deviceName: "/dev/xvda",
+            ebs: {
+              volumeSize: 50,
+              volumeType: "gp3",
+              encrypted: "true",
+              deleteOnTermination: "true",
+            },
+          },
+        ],
+        tagSpecifications: [
+          { resourceType: "instance", tags: { "yunshi/cluster": args.clusterName } },
+        ],
+      },
+      { parent: this },
+    );
     this.systemNodes = new eks.ManagedNodeGroup(
       `${name}-system`,
       {
         cluster,
-        nodeRole: role,
+        nodeRole: role.role,
         subnetIds: args.privateSubnetIds,
         instanceTypes: [args.systemInstanceType ?? "t3.medium"],
         amiType: systemNodeAmiType,
@@ -99,16 +140,34 @@ export class Cluster extends pulumi.ComponentResource {
           desiredSize: args.systemNodeCount ?? 2,
           maxSize: (args.systemNodeCount ?? 2) + 1,
         },
-        labels: { "yunshi.dev/pool": "system" },
-        diskSize: 50,
+        labels: { [SYSTEM_POOL_LABEL.key]: SYSTEM_POOL_LABEL.value },
+        taints: [{ key: SYSTEM_TAINT.key, value: SYSTEM_TAINT.value, effect: "NO_SCHEDULE" }],
+        launchTemplate: {
+          id: launchTemplate.id,
+          version: pulumi.interpolate`${launchTemplate.latestVersion}`,
+        },
       },
-      { parent: this },
+      { parent: this, dependsOn: role.attachments },
     );
 
     this.podIdentityAgent = new aws.eks.Addon(
       `${name}-pod-identity-agent`,
       { clusterName: this.clusterName, addonName: "eks-pod-identity-agent" },
       // The agent is a DaemonSet: the add-on reports healthy only once nodes exist.
+      { parent: this, dependsOn: [this.systemNodes] },
+    );
+
+    // CoreDNS as an EKS add-on (upgraded with the cluster, not left self-managed), on the
+    // system nodes. OVERWRITE takes over the self-managed copy EKS bootstrapped.
+    new aws.eks.Addon(
+      `${name}-coredns`,
+      {
+        clusterName: this.clusterName,
+        addonName: "coredns",
+        resolveConflictsOnCreate: "OVERWRITE",
+        resolveConflictsOnUpdate: "OVERWRITE",
+        configurationValues: JSON.stringify(SYSTEM_PLACEMENT),
+      },
       { parent: this, dependsOn: [this.systemNodes] },
     );
 

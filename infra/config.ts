@@ -5,12 +5,16 @@
  */
 import { closest } from "fastest-levenshtein";
 import { z } from "zod";
+import { ON_DEMAND_GRACE_SECONDS } from "../jobs/render/pod-template.ts";
+import { apiAccessProblems } from "./api-access.ts";
 import { defaultGpuAmiAlias, defaultKubernetesVersion } from "./versions.ts";
 
 /** Config namespace = project name in Pulumi.yaml. */
 export const CONFIG_NAMESPACE = "yunshi";
 
-/** GPU instance families with at least 16 GiB of GPU memory (see docs/platform.md). */
+/** GPU instance families with at least 16 GiB of GPU memory (see docs/platform.md). The
+ * p-families are accepted only for single-node work unless EFA is set up outside this stack:
+ * the NodeClass does not attach EFA interfaces, so multi-node NCCL on them falls back to TCP. */
 export const GPU_FAMILIES = [
   "g4dn",
   "g5",
@@ -22,6 +26,9 @@ export const GPU_FAMILIES = [
   "p5e",
   "p5en",
 ] as const;
+
+/** Families whose value is their 400-3200 Gbps EFA fabric (multi-node training). */
+export const EFA_FAMILIES: ReadonlySet<string> = new Set(["p4d", "p4de", "p5", "p5e", "p5en"]);
 
 /** Namespaces a team must not take over: system and controller namespaces. */
 const RESERVED_NAMESPACES = new Set([
@@ -45,6 +52,16 @@ const dnsLabel = z
 const duration = z
   .string()
   .regex(/^(\d+(s|m|h))+$|^Never$/, "must be a duration such as 30s, 5m, 720h (or Never)");
+
+/** Seconds in a Go-style duration such as 1h30m (Infinity for Never). */
+export function durationSeconds(d: string): number {
+  if (d === "Never") return Infinity;
+  const unit = { s: 1, m: 60, h: 3600 } as const;
+  let total = 0;
+  for (const m of d.matchAll(/(\d+)([smh])/g))
+    total += Number(m[1]) * unit[m[2] as "s" | "m" | "h"];
+  return total;
+}
 
 const TeamSchema = z
   .object({
@@ -86,7 +103,11 @@ export const StackConfigSchema = z
      * CIDRs allowed to reach the public Kubernetes API endpoint. Required: there is no safe
      * default. "0.0.0.0/0" opens it to the internet and must be written explicitly.
      */
-    apiAccessCidrs: z.array(z.cidrv4()).min(1, 'needs at least one CIDR, e.g. ["203.0.113.0/24"]'),
+    apiAccessCidrs: z
+      .array(z.cidrv4())
+      .min(1, 'needs at least one CIDR: your public address, e.g. ["<your-ip>/32"]'),
+    /** Allow `0.0.0.0/0` in apiAccessCidrs (the API then relies on IAM alone). @default false */
+    allowPublicApiAccess: z.boolean().default(false),
     /** IAM role/user ARNs given cluster-admin access entries. @default [] */
     admins: z
       .array(
@@ -124,20 +145,40 @@ export const StackConfigSchema = z
           .array(z.enum(["spot", "on-demand"]))
           .min(1)
           .default(["spot", "on-demand"]),
+        /** Accept p4d/p5 families although the stack attaches no EFA. @default false */
+        allowWithoutEfa: z.boolean().default(false),
         /** Cost guard: the NodePool never holds more GPUs than this. @default 16 */
         maxGpus: z.number().int().min(1).default(16),
         /** Root volume of GPU nodes (images, datasets). @default 200 */
         rootVolumeGiB: z.number().int().min(50).max(16384).default(200),
         /** How long an empty GPU node lives before Karpenter removes it. @default "5m" */
         consolidateAfter: duration.default("5m"),
-        /** Maximum node lifetime (security patching). @default "720h" */
+        /** Maximum node lifetime (security patching). Expiry is forceful: a busy node then
+         * drains for up to terminationGracePeriod. @default "720h" */
         expireAfter: duration.default("720h"),
-        /** Karpenter AMI alias. @default versions.ts defaultGpuAmiAlias */
+        /**
+         * How long a node being removed (expired, drifted) waits for training pods, which carry
+         * `karpenter.sh/do-not-disrupt`. At least the pods' own grace period; the default lets
+         * a week-long run finish. @default "168h"
+         */
+        terminationGracePeriod: duration.default("168h"),
+        /** Weekly UTC window in which nodes may drift (e.g. to a new AMI). Absent: never while
+         * they run pods (idle nodes are removed anyway). */
+        maintenanceWindow: z
+          .object({
+            day: z.enum(["sun", "mon", "tue", "wed", "thu", "fri", "sat"]),
+            startHourUtc: z.number().int().min(0).max(23),
+            hours: z.number().int().min(1).max(24),
+          })
+          .strict()
+          .optional(),
+        /** Karpenter AMI alias, dated (see versions.ts for the upgrade path).
+         * @default versions.ts defaultGpuAmiAlias */
         amiAlias: z
           .string()
           .regex(
-            /^(al2023|bottlerocket)@(latest|v[0-9.]+)$/,
-            "must look like al2023@latest or al2023@v20261101",
+            /^(al2023|bottlerocket)@v[0-9.]+$/,
+            "must be a dated alias such as al2023@v20260714 (`@latest` drifts every node on each AMI release)",
           )
           .default(defaultGpuAmiAlias),
       })
@@ -145,30 +186,72 @@ export const StackConfigSchema = z
       .default({
         instanceFamilies: ["g5", "g6", "g6e"],
         capacityTypes: ["spot", "on-demand"],
+        allowWithoutEfa: false,
         maxGpus: 16,
         rootVolumeGiB: 200,
         consolidateAfter: "5m",
         expireAfter: "720h",
+        terminationGracePeriod: "168h",
         amiAlias: defaultGpuAmiAlias,
+      }),
+    /** A small pool for CPU-only team work (GPU nodes are tainted; system nodes too). */
+    cpu: z
+      .object({
+        /** @default ["m7i", "m6i", "c7i", "c6i"] */
+        instanceFamilies: z
+          .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "must be an EC2 instance family"))
+          .min(1)
+          .default(["m7i", "m6i", "c7i", "c6i"]),
+        /** @default ["spot", "on-demand"] */
+        capacityTypes: z
+          .array(z.enum(["spot", "on-demand"]))
+          .min(1)
+          .default(["spot", "on-demand"]),
+        /** Cost guard: the CPU pool never holds more vCPUs than this. @default 64 */
+        maxVcpus: z.number().int().min(2).default(64),
+      })
+      .strict()
+      .default({
+        instanceFamilies: ["m7i", "m6i", "c7i", "c6i"],
+        capacityTypes: ["spot", "on-demand"],
+        maxVcpus: 64,
       }),
     /** Team namespaces. @default [{ name: "ml" }] */
     teams: z
       .array(TeamSchema)
       .min(1)
       .default([{ name: "ml", spotGpus: 8, onDemandGpus: 0, weight: 1 }]),
-    /** Checkpoint bucket lifecycle. */
+    /** Checkpoint bucket lifecycle (checkpoints churn: keep the versioning overhead small). */
     bucket: z
       .object({
-        /** Delete overwritten/deleted object versions after N days. @default 30 */
-        noncurrentVersionDays: z.number().int().min(1).default(30),
-        /** Abort unfinished multipart uploads after N days. @default 7 */
-        abortMultipartDays: z.number().int().min(1).default(7),
+        /** Delete overwritten/deleted object versions after N days (the undo window).
+         * @default 3 */
+        noncurrentVersionDays: z.number().int().min(1).max(365).default(3),
+        /** Abort unfinished multipart uploads after N days. @default 1 */
+        abortMultipartDays: z.number().int().min(1).max(30).default(1),
       })
       .strict()
-      .default({ noncurrentVersionDays: 30, abortMultipartDays: 7 }),
+      .default({ noncurrentVersionDays: 3, abortMultipartDays: 1 }),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    for (const p of apiAccessProblems(cfg.apiAccessCidrs, cfg.allowPublicApiAccess))
+      ctx.addIssue({ code: "custom", path: ["apiAccessCidrs", p.index], message: p.message });
+    if (durationSeconds(cfg.gpu.terminationGracePeriod) < ON_DEMAND_GRACE_SECONDS)
+      ctx.addIssue({
+        code: "custom",
+        path: ["gpu", "terminationGracePeriod"],
+        message: `must be at least the training pods' grace period (${ON_DEMAND_GRACE_SECONDS}s), or their checkpoint flush is cut short`,
+      });
+    cfg.gpu.instanceFamilies.forEach((family, i) => {
+      if (EFA_FAMILIES.has(family) && !cfg.gpu.allowWithoutEfa)
+        ctx.addIssue({
+          code: "custom",
+          path: ["gpu", "instanceFamilies", i],
+          message:
+            'is an EFA family, but this stack launches it without EFA (multi-node NCCL would run over TCP at a fraction of the fabric\'s speed); set yunshi:gpu.allowWithoutEfa to true to use it anyway for single-node runs (docs/platform.md, "p4d/p5 and EFA")',
+        });
+    });
     const seen = new Set<string>();
     cfg.teams.forEach((t, i) => {
       if (seen.has(t.name))

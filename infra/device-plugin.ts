@@ -6,7 +6,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GPU_TAINT } from "./gpu-nodepool.ts";
+import { GPU_TAINT, SYSTEM_TAINT } from "./platform-objects/node-labels.ts";
 import { pinnedRelease } from "./helm.ts";
 import { charts } from "./versions.ts";
 
@@ -22,9 +22,13 @@ export function devicePluginValues(): Record<string, unknown> {
     nfd: { enabled: false },
     tolerations: [
       { key: GPU_TAINT.key, operator: "Exists", effect: GPU_TAINT.effect },
-      { key: "CriticalAddonsOnly", operator: "Exists" },
+      { key: SYSTEM_TAINT.key, operator: "Exists" },
     ],
     priorityClassName: "system-node-critical",
+    // Explicitly off (0.19.0 turned them on; they clash with EFA, NVIDIA issue 1692).
+    mofedEnabled: false,
+    gdsEnabled: false,
+    gdrcopyEnabled: false,
   };
 }
 

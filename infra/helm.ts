@@ -8,6 +8,9 @@ export interface PinnedReleaseArgs {
   /** @default false */
   createNamespace?: boolean;
   values?: pulumi.Input<Record<string, unknown>>;
+  /** Leave the chart's `crds/` alone (the CRDs are managed elsewhere, so upgrades reach
+   * them). @default false */
+  skipCrds?: boolean;
 }
 
 export function pinnedRelease(
@@ -27,6 +30,7 @@ export function pinnedRelease(
       namespace: args.namespace,
       createNamespace: args.createNamespace ?? false,
       values: args.values ?? {},
+      skipCrds: args.skipCrds ?? false,
       // Roll back a failed install/upgrade instead of leaving a half-applied chart.
       atomic: true,
       cleanupOnFail: true,

@@ -6,12 +6,12 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./cluster.ts";
 import { NvidiaDevicePlugin } from "./device-plugin.ts";
-import { GpuNodePool } from "./gpu-nodepool.ts";
 import { JobSet } from "./jobset.ts";
 import { Karpenter } from "./karpenter.ts";
 import { Kueue } from "./kueue.ts";
 import { loadStackConfig } from "./load-config.ts";
 import { Network } from "./network.ts";
+import { NodePools } from "./nodepools.ts";
 import { Registry } from "./registry.ts";
 import { Storage } from "./storage.ts";
 import { Team } from "./team.ts";
@@ -62,19 +62,24 @@ const karpenter = new Karpenter("karpenter", {
   createSpotServiceLinkedRole: cfg.createSpotServiceLinkedRole,
 });
 
-new GpuNodePool("gpu", {
+new NodePools("pools", {
   clusterName: cfg.clusterName,
   nodeRoleName: karpenter.nodeRoleName,
   clusterSecurityGroupId: cluster.clusterSecurityGroupId,
   amiAlias: cfg.gpu.amiAlias,
-  rootVolumeGiB: cfg.gpu.rootVolumeGiB,
-  instanceFamilies: cfg.gpu.instanceFamilies,
-  capacityTypes: cfg.gpu.capacityTypes,
-  maxGpus: cfg.gpu.maxGpus,
-  consolidateAfter: cfg.gpu.consolidateAfter,
+  gpu: {
+    rootVolumeGiB: cfg.gpu.rootVolumeGiB,
+    instanceFamilies: cfg.gpu.instanceFamilies,
+    capacityTypes: cfg.gpu.capacityTypes,
+    maxGpus: cfg.gpu.maxGpus,
+    consolidateAfter: cfg.gpu.consolidateAfter,
+  },
+  cpu: cfg.cpu,
   expireAfter: cfg.gpu.expireAfter,
+  terminationGracePeriod: cfg.gpu.terminationGracePeriod,
+  maintenanceWindow: cfg.gpu.maintenanceWindow,
   provider: cluster.provider,
-  karpenter: karpenter.release,
+  karpenter: [karpenter.release, karpenter.crds],
 });
 
 new NvidiaDevicePlugin("nvidia", { provider: cluster.provider });
@@ -87,13 +92,15 @@ const jobset = new JobSet("jobset", {
 const kueue = new Kueue("kueue", {
   provider: cluster.provider,
   capacityTypes: cfg.gpu.capacityTypes,
-  jobset: jobset.release,
+  jobset: [jobset.crds, jobset.release],
   systemNodes: cluster.systemNodes,
 });
 
 const trainingRole = new TrainingRole("training", {
   bucketName: storage.bucketName,
   accountId,
+  partition,
+  clusterName: cfg.clusterName,
 });
 
 const teams = cfg.teams.map(

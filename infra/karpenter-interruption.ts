@@ -19,6 +19,10 @@ export const INTERRUPTION_EVENTS = {
     source: ["aws.ec2"],
     "detail-type": ["EC2 Instance State-change Notification"],
   },
+  "capacity-reservation-interruption": {
+    source: ["aws.ec2"],
+    "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"],
+  },
 } as const;
 
 export interface InterruptionQueueArgs {
@@ -28,6 +32,10 @@ export interface InterruptionQueueArgs {
 export class InterruptionQueue extends pulumi.ComponentResource {
   readonly queueName: pulumi.Output<string>;
   readonly queueArn: pulumi.Output<string>;
+  /** The queue policy and EventBridge targets: until they exist no notice reaches the
+   * queue, and once they are gone Karpenter drains nothing gracefully. The controller
+   * depends on them so they outlive every node it manages. */
+  readonly delivery: pulumi.Resource[];
 
   constructor(name: string, args: InterruptionQueueArgs, opts?: pulumi.ComponentResourceOptions) {
     super("yunshi:infra:KarpenterInterruptionQueue", name, {}, opts);
@@ -43,7 +51,7 @@ export class InterruptionQueue extends pulumi.ComponentResource {
       },
       parent,
     );
-    new aws.sqs.QueuePolicy(
+    const queuePolicy = new aws.sqs.QueuePolicy(
       `${name}-queue-policy`,
       {
         queueUrl: queue.url,
@@ -72,18 +80,19 @@ export class InterruptionQueue extends pulumi.ComponentResource {
       },
       parent,
     );
-    for (const [event, pattern] of Object.entries(INTERRUPTION_EVENTS)) {
+    const targets = Object.entries(INTERRUPTION_EVENTS).map(([event, pattern]) => {
       const rule = new aws.cloudwatch.EventRule(
         `${name}-${event}`,
         { eventPattern: JSON.stringify(pattern), tags: { "yunshi/cluster": args.clusterName } },
         parent,
       );
-      new aws.cloudwatch.EventTarget(
+      return new aws.cloudwatch.EventTarget(
         `${name}-${event}`,
         { rule: rule.name, arn: queue.arn, targetId: "KarpenterInterruptionQueue" },
         parent,
       );
-    }
+    });
+    this.delivery = [queuePolicy, ...targets];
     this.queueName = queue.name;
     this.queueArn = queue.arn;
     this.registerOutputs({ queueName: this.queueName, queueArn: this.queueArn });

@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { pinnedRelease } from "./helm.ts";
+import { SYSTEM_PLACEMENT } from "./platform-objects/node-labels.ts";
 import {
   orderedFlavors,
   resourceFlavor,
@@ -59,7 +60,7 @@ export interface KueueArgs {
   provider: k8s.Provider;
   capacityTypes: CapacityType[];
   /** JobSet CRDs must exist when Kueue starts its jobset integration. */
-  jobset: pulumi.Resource;
+  jobset: pulumi.Resource[];
   systemNodes: pulumi.Resource;
 }
 
@@ -79,9 +80,10 @@ export class Kueue extends pulumi.ComponentResource {
         createNamespace: true,
         values: {
           managerConfig: { controllerManagerConfigYaml: stringify(kueueManagerConfig()) },
+          controllerManager: { ...SYSTEM_PLACEMENT },
         },
       },
-      { parent: this, provider: args.provider, dependsOn: [args.jobset, args.systemNodes] },
+      { parent: this, provider: args.provider, dependsOn: [...args.jobset, args.systemNodes] },
     );
     this.flavors = orderedFlavors(args.capacityTypes);
     this.flavorResources = this.flavors.map(

@@ -8,10 +8,40 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface StorageArgs {
   clusterName: string;
-  /** @default 30 */
-  noncurrentVersionDays?: number;
-  /** @default 7 */
-  abortMultipartDays?: number;
+  noncurrentVersionDays: number;
+  abortMultipartDays: number;
+}
+
+export interface LifecycleParams {
+  readonly noncurrentVersionDays: number;
+  readonly abortMultipartDays: number;
+}
+
+/**
+ * Lifecycle under checkpoint churn: every save overwrites the run's manifest and retention
+ * deletes old checkpoints, so without these rules a versioned bucket keeps every byte ever
+ * written. Noncurrent versions expire after a short window (the undo window for a mistaken
+ * delete); the delete markers left behind once their versions are gone are removed; uploads a
+ * preempted pod never completed are aborted. `filter: { prefix: "" }` selects every object
+ * explicitly (an empty `filter: {}` draws a provider warning).
+ */
+export function checkpointLifecycleRules(p: LifecycleParams) {
+  const everything = { prefix: "" };
+  return [
+    {
+      id: "abort-incomplete-multipart",
+      status: "Enabled",
+      filter: everything,
+      abortIncompleteMultipartUpload: { daysAfterInitiation: p.abortMultipartDays },
+    },
+    {
+      id: "expire-noncurrent-versions-and-delete-markers",
+      status: "Enabled",
+      filter: everything,
+      noncurrentVersionExpiration: { noncurrentDays: p.noncurrentVersionDays },
+      expiration: { expiredObjectDeleteMarker: true },
+    },
+  ];
 }
 
 /** Deny any request that is not over TLS. */
@@ -87,20 +117,7 @@ export class Storage extends pulumi.ComponentResource {
       `${name}-lifecycle`,
       {
         bucket: bucket.id,
-        rules: [
-          {
-            id: "abort-incomplete-multipart",
-            status: "Enabled",
-            filter: {},
-            abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortMultipartDays ?? 7 },
-          },
-          {
-            id: "expire-noncurrent-versions",
-            status: "Enabled",
-            filter: {},
-            noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays ?? 30 },
-          },
-        ],
+        rules: checkpointLifecycleRules(args),
       },
       // Lifecycle rules on a versioned bucket must follow the versioning config.
       { ...keep, dependsOn: [versioning] },

@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { podIdentityTrustPolicy } from "./iam-roles.ts";
+import { TRAINING_SERVICE_ACCOUNT } from "./platform-objects/team-objects.ts";
 
 /** IAM policy variable for the pod's namespace (a literal `${...}`, not a JS template). */
 export const NAMESPACE_TAG = "${aws:PrincipalTag/kubernetes-namespace}";
@@ -19,8 +20,13 @@ export const OBJECT_ACTIONS = [
   "s3:ListMultipartUploadParts",
 ] as const;
 
-export function namespacePrefixPolicy(bucketName: string): Record<string, unknown> {
-  const bucketArn = `arn:aws:s3:::${bucketName}`;
+/** Object versions stay out of reach: deleting one would destroy a checkpoint for good, and
+ * versioning (with the lifecycle rules) is what protects a team from its own mistakes. */
+export function namespacePrefixPolicy(
+  bucketName: string,
+  partition: string,
+): Record<string, unknown> {
+  const bucketArn = `arn:${partition}:s3:::${bucketName}`;
   return {
     Version: "2012-10-17",
     Statement: [
@@ -44,6 +50,9 @@ export function namespacePrefixPolicy(bucketName: string): Record<string, unknow
 export interface TrainingRoleArgs {
   bucketName: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
+  partition: pulumi.Input<string>;
+  /** Only Pod Identity sessions from this cluster may assume the role. */
+  clusterName: string;
 }
 
 export class TrainingRole extends pulumi.ComponentResource {
@@ -54,7 +63,14 @@ export class TrainingRole extends pulumi.ComponentResource {
     const role = new aws.iam.Role(
       `${name}-role`,
       {
-        assumeRolePolicy: pulumi.output(args.accountId).apply(podIdentityTrustPolicy),
+        // Any team namespace, but only this cluster and only the training service account.
+        assumeRolePolicy: pulumi.output(args.accountId).apply((accountId) =>
+          podIdentityTrustPolicy({
+            accountId,
+            clusterName: args.clusterName,
+            serviceAccount: TRAINING_SERVICE_ACCOUNT,
+          }),
+        ),
         description: "yunshi training pods: S3 access to their own namespace prefix only",
       },
       { parent: this },
@@ -64,8 +80,8 @@ export class TrainingRole extends pulumi.ComponentResource {
       {
         role: role.id,
         policy: pulumi
-          .output(args.bucketName)
-          .apply((b) => JSON.stringify(namespacePrefixPolicy(b))),
+          .all([args.bucketName, args.partition])
+          .apply(([b, partition]) => JSON.stringify(namespacePrefixPolicy(b, partition))),
       },
       { parent: this },
     );

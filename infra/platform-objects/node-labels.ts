@@ -17,3 +17,12 @@ export const SYSTEM_TAINT = {
   value: "true",
   effect: "NoSchedule",
 } as const;
+/** Label of the always-on system node group (EKS managed, not Karpenter). */
+export const SYSTEM_POOL_LABEL = { key: "yunshi.dev/pool", value: "system" } as const;
+
+/** Where a controller must run: on the system nodes, tolerating their taint. Controllers
+ * without it would make Karpenter launch CPU nodes for them. */
+export const SYSTEM_PLACEMENT = {
+  nodeSelector: { [SYSTEM_POOL_LABEL.key]: SYSTEM_POOL_LABEL.value },
+  tolerations: [{ key: SYSTEM_TAINT.key, operator: "Exists", effect: SYSTEM_TAINT.effect }],
+} as const;

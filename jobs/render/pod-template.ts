@@ -15,6 +15,7 @@ import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
 import type { Experiment } from "../spec/experiment.ts";
 import { Annotations } from "../labels.ts";
 import type { PlatformContext } from "../platform.ts";
+import { gpuMemoryRequirement } from "./gpu-memory.ts";
 import {
   AgentCommand,
   ContainerNames,
@@ -31,6 +32,9 @@ export const ON_DEMAND_GRACE_SECONDS = 300;
 export const launcherGraceSeconds = (podGrace: number): number => Math.floor(podGrace * 0.5);
 
 export const NON_ROOT_UID = 1000;
+
+/** Karpenter's pod annotation that blocks voluntary disruption of the pod's node. */
+export const DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt";
 
 export interface PodTemplateArgs {
   readonly experiment: Experiment;
@@ -188,6 +192,9 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
       annotations: {
         ...args.annotations,
         [Annotations.checkpointUri]: uri,
+        // Karpenter must not drain a node for drift or consolidation while training runs;
+        // on expiry it waits up to the NodePool's terminationGracePeriod (infra/).
+        [DO_NOT_DISRUPT]: "true",
       },
     },
     spec: {
@@ -241,11 +248,12 @@ export function nodeRequirements(exp: Experiment): INodeSelectorRequirement[] {
         values: [...r.gpu.instanceTypes],
       });
     } else if (r.gpu.minMemoryGiB !== undefined) {
-      // Karpenter's label is in MiB; Gt is strict, so subtract one to include the minimum.
+      // The label holds the MiB EC2 reports (22888 for a "24 GiB" A10G), not GiB × 1024;
+      // Gt is strict, so subtract one to include the minimum.
       reqs.push({
         key: "karpenter.k8s.aws/instance-gpu-memory",
         operator: "Gt",
-        values: [String(r.gpu.minMemoryGiB * 1024 - 1)],
+        values: [String(gpuMemoryRequirement(r.gpu.minMemoryGiB).minLabelMiB - 1)],
       });
     }
   }

@@ -4,8 +4,9 @@ import { ConfigError, parseStackConfig, rawConfigFrom } from "../../infra/config
 import { defaultKubernetesVersion } from "../../infra/versions.ts";
 
 const ctx = { region: "us-east-1", stack: "dev" };
-const minimal = { apiAccessCidrs: ["203.0.113.0/24"] };
+const minimal = { apiAccessCidrs: ["81.2.69.0/24"] };
 
+/** The problems parseStackConfig reports; [] when the config is valid. */
 function problems(raw: Record<string, unknown>, context = ctx): string[] {
   try {
     parseStackConfig(raw, context);
@@ -13,7 +14,7 @@ function problems(raw: Record<string, unknown>, context = ctx): string[] {
     if (err instanceof ConfigError) return [...err.problems];
     throw err;
   }
-  throw new Error("expected a ConfigError");
+  return [];
 }
 
 describe("parseStackConfig", () => {
@@ -34,7 +35,7 @@ describe("parseStackConfig", () => {
         maxGpus: 16,
       },
       teams: [{ name: "ml", spotGpus: 8, onDemandGpus: 0, weight: 1 }],
-      bucket: { noncurrentVersionDays: 30, abortMultipartDays: 7 },
+      bucket: { noncurrentVersionDays: 3, abortMultipartDays: 1 },
     });
   });
 
@@ -42,10 +43,60 @@ describe("parseStackConfig", () => {
     expect(problems({})).toEqual([expect.stringMatching(/^yunshi:apiAccessCidrs: .*\(missing\)$/)]);
   });
 
-  it("accepts 0.0.0.0/0 only when written explicitly", () => {
-    expect(parseStackConfig({ apiAccessCidrs: ["0.0.0.0/0"] }, ctx).apiAccessCidrs).toEqual([
-      "0.0.0.0/0",
+  it("refuses 0.0.0.0/0 unless allowPublicApiAccess says so", () => {
+    expect(problems({ apiAccessCidrs: ["0.0.0.0/0"] })).toEqual([
+      expect.stringMatching(
+        /^yunshi:apiAccessCidrs\[0\]: opens the Kubernetes API endpoint to the whole internet;.*allowPublicApiAccess.*\(got "0\.0\.0\.0\/0"\)$/,
+      ),
     ]);
+    const open = { apiAccessCidrs: ["0.0.0.0/0"], allowPublicApiAccess: true };
+    expect(parseStackConfig(open, ctx).apiAccessCidrs).toEqual(["0.0.0.0/0"]);
+  });
+
+  it("refuses the documentation range the example carried, and ranges the public endpoint never sees", () => {
+    // The old example value: a first `pulumi up` built the cluster, then every Kubernetes
+    // step timed out against an endpoint nobody could reach.
+    expect(problems({ apiAccessCidrs: ["203.0.113.0/24"] })).toEqual([
+      expect.stringMatching(
+        /^yunshi:apiAccessCidrs\[0\]: overlaps 203\.0\.113\.0\/24, a documentation range.*checkip/,
+      ),
+    ]);
+    for (const cidr of [
+      "192.0.2.7/32",
+      "198.51.100.0/25",
+      "10.1.0.0/16",
+      "192.168.1.0/24",
+      "203.0.0.0/16",
+    ])
+      expect(problems({ apiAccessCidrs: ["81.2.69.0/24", cidr] }), cidr).toEqual([
+        expect.stringMatching(/^yunshi:apiAccessCidrs\[1\]: overlaps /),
+      ]);
+    expect(problems({ apiAccessCidrs: ["81.2.69.7/32", "52.94.133.0/24"] })).toEqual([]);
+  });
+
+  it("refuses an @latest AMI alias (every AMI release would drift every node)", () => {
+    expect(problems({ ...minimal, gpu: { amiAlias: "al2023@latest" } })).toEqual([
+      expect.stringMatching(/^yunshi:gpu\.amiAlias: must be a dated alias/),
+    ]);
+    expect(parseStackConfig(minimal, ctx).gpu.amiAlias).toMatch(/^al2023@v\d{8}$/);
+  });
+
+  it("refuses a terminationGracePeriod shorter than the training pods' own grace period", () => {
+    expect(problems({ ...minimal, gpu: { terminationGracePeriod: "2m" } })).toEqual([
+      expect.stringMatching(/^yunshi:gpu\.terminationGracePeriod: must be at least .*300s/),
+    ]);
+    expect(problems({ ...minimal, gpu: { terminationGracePeriod: "5m" } })).toEqual([]);
+  });
+
+  it("refuses p4d/p5 without EFA unless explicitly accepted", () => {
+    expect(problems({ ...minimal, gpu: { instanceFamilies: ["g6e", "p5"] } })).toEqual([
+      expect.stringMatching(
+        /^yunshi:gpu\.instanceFamilies\[1\]: is an EFA family.*allowWithoutEfa/,
+      ),
+    ]);
+    expect(
+      problems({ ...minimal, gpu: { instanceFamilies: ["p5"], allowWithoutEfa: true } }),
+    ).toEqual([]);
   });
 
   it("names nested keys with their index and shows the bad value", () => {
@@ -153,7 +204,14 @@ describe("Pulumi.dev.yaml", () => {
         typeof v === "string" ? v : JSON.stringify(v),
       ]),
     );
+    // As shipped, the placeholder CIDR is refused with a fix before anything is created...
+    expect(() =>
+      parseStackConfig(rawConfigFrom(flat), { region: flat["aws:region"], stack: "dev" }),
+    ).toThrow(/yunshi:apiAccessCidrs\[0\]: overlaps 203\.0\.113\.0\/24, a documentation range/);
+    // ...and with a real address filled in, everything else is valid.
+    flat["yunshi:apiAccessCidrs"] = JSON.stringify(["81.2.69.7/32"]);
     const cfg = parseStackConfig(rawConfigFrom(flat), { region: flat["aws:region"], stack: "dev" });
+    expect(cfg.gpu.maintenanceWindow).toEqual({ day: "sun", startHourUtc: 2, hours: 4 });
     expect(cfg.teams).toEqual([{ name: "vision", spotGpus: 8, onDemandGpus: 2, weight: 1 }]);
     const documented = Object.keys(doc.config)
       .filter((k) => k.startsWith("yunshi:"))

@@ -10,6 +10,9 @@ export const ACCOUNT = "123456789012";
 export const REGION = "us-east-1";
 export const PROGRAM = "../../infra/index.ts";
 
+/** The AWS partition the mocks report (getPartition and every ARN they make up). */
+let partition = "aws";
+
 export interface Recorded {
   urn: string;
   type: string;
@@ -28,7 +31,7 @@ export interface Recorded {
 /** The minimum valid config: apiAccessCidrs has no default (secure by default). */
 export const baseConfig: Record<string, string> = {
   "aws:region": REGION,
-  "yunshi:apiAccessCidrs": JSON.stringify(["203.0.113.0/24"]),
+  "yunshi:apiAccessCidrs": JSON.stringify(["81.2.69.0/24"]),
   "yunshi:teams": JSON.stringify([
     { name: "vision", spotGpus: 8, onDemandGpus: 2, weight: 2 },
     { name: "nlp", spotGpus: 4 },
@@ -70,7 +73,8 @@ function outputsFor(
   name: string,
   inputs: Record<string, unknown>,
 ): Record<string, unknown> {
-  const arn = (service: string, res: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${res}`;
+  const arn = (service: string, res: string) =>
+    `arn:${partition}:${service}:${REGION}:${ACCOUNT}:${res}`;
   switch (type) {
     case "eks:index:Cluster": {
       const clusterName = String(inputs["name"]);
@@ -88,13 +92,13 @@ function outputsFor(
         typeof inputs["bucketPrefix"] === "string" ? inputs["bucketPrefix"] : `${name}-`;
       const bucket =
         typeof inputs["bucket"] === "string" ? inputs["bucket"] : `${prefix}20261127000000000001`;
-      return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}`, region: REGION };
+      return { ...inputs, bucket, arn: `arn:${partition}:s3:::${bucket}`, region: REGION };
     }
     case "aws:iam/role:Role":
       return {
         ...inputs,
         name: `${name}-7d1e2f3`,
-        arn: `arn:aws:iam::${ACCOUNT}:role/${name}-7d1e2f3`,
+        arn: `arn:${partition}:iam::${ACCOUNT}:role/${name}-7d1e2f3`,
       };
     case "aws:sqs/queue:Queue": {
       const q = typeof inputs["name"] === "string" ? inputs["name"] : name;
@@ -135,11 +139,11 @@ function callResult(token: string, inputs: Record<string, unknown>): Record<stri
         id: REGION,
       };
     case "aws:index/getPartition:getPartition":
-      return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+      return { partition, dnsSuffix: "amazonaws.com", id: partition };
     case "aws:index/getCallerIdentity:getCallerIdentity":
       return {
         accountId: ACCOUNT,
-        arn: `arn:aws:iam::${ACCOUNT}:user/ci`,
+        arn: `arn:${partition}:iam::${ACCOUNT}:user/ci`,
         userId: "AIDAEXAMPLE",
         id: ACCOUNT,
       };
@@ -182,13 +186,17 @@ interface RecordingMonitor {
  * Set config and mocks, import the program, wait for every registration.
  * Call once per test file (vitest isolates files; the program module is cached per file).
  */
-export async function runProgram(config: Record<string, string>): Promise<{
+export async function runProgram(
+  config: Record<string, string>,
+  options: { readonly partition?: string } = {},
+): Promise<{
   resources: Recorded[];
   outputs: Record<string, unknown>;
   /** The program's exports as they are (Outputs), e.g. to check secrecy. */
   exports: Record<string, unknown>;
 }> {
   const resources: Recorded[] = [];
+  partition = options.partition ?? "aws";
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
     {

