@@ -41,17 +41,8 @@ export const PlatformContextSchema = z
   .strict();
 export type PlatformContext = z.infer<typeof PlatformContextSchema>;
 
-/** Used by `--dry-run` and `render` without a cluster: clearly placeholder values that a
- * GitOps pipeline replaces (or that flags override). */
-export const defaultPlatformContext: PlatformContext = {
-  namespace: "default",
-  bucket: "yunshi-checkpoints",
-  region: "us-west-2",
-  trainerImage: "yunshi/trainer:0.1.0",
-  checkpointAgentImage: "yunshi/checkpoint-agent:0.1.0",
-  queue: "default",
-  serviceAccount: "yunshi-training",
-};
+// Kept in a zod-free file so that --help stays light; re-exported for existing importers.
+export { defaultPlatformContext } from "./platform-defaults.ts";
 
 /** Parse the data of a `yunshi-platform` ConfigMap (strings only). */
 export function platformFromConfigMapData(

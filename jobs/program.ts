@@ -2,6 +2,20 @@
  * The yunshi command line as a function: run(argv, io) → exit code. jobs/cli.ts is the
  * process entry; tests call run() directly. Exit codes: 0 ok, 2 invalid input (nothing
  * submitted or written), 1 anything else. No stack traces unless --debug.
+ *
+ * Adding a command — keep start-up fast (issue 15; `npm run bench:cli` measures it):
+ * - one file in jobs/commands/ exporting `registerX(program, io, …)`, registered below;
+ * - at its top level it imports only commander, types (`import type`), and light
+ *   helpers: ../errors.ts, ../io.ts, ../pod-contract.ts, ../labels.ts, ./platform-options.ts,
+ *   ./cluster-options.ts;
+ * - everything its action needs — the spec loader, renderers, jobs/cluster/* (Kubernetes
+ *   client), the S3 SDK, jobs/local/* — it imports inside the action:
+ *       .action(async (file: string) => {
+ *         const { loadExperimentFile } = await import("../spec/load-experiment.ts");
+ * The bundle (scripts/build-cli.js) turns each such import into a chunk loaded only when
+ * that command runs. test/cli-startup.test.ts makes the Kubernetes client, the AWS SDK and
+ * kubernetes-models unloadable and runs --help, validate, render, config and
+ * submit --dry-run: a top-level import of them fails it.
  */
 import { Command, CommanderError } from "commander";
 import { registerCancel } from "./commands/cancel.ts";

@@ -1,11 +1,7 @@
 /** `yunshi cancel <name>`: delete the run (foreground: pods first), keep its checkpoints. */
 import type { Command } from "commander";
-import { addClusterOptions, clusterFlagsOf, connect } from "../cluster/connect.ts";
-import { ClusterError } from "../cluster/errors.ts";
-import { findWorkload } from "../cluster/experiments.ts";
-import { companionRefs, deleteRun } from "../cluster/submit-experiment.ts";
 import type { Io } from "../io.ts";
-import { checkpointUriOf } from "../cluster/phase.ts";
+import { addClusterOptions, clusterFlagsOf } from "./cluster-options.ts";
 
 export function registerCancel(program: Command, io: Io): void {
   const cmd = program
@@ -14,6 +10,12 @@ export function registerCancel(program: Command, io: Io): void {
     .argument("<name>", "the experiment")
     .option("--no-wait", "return once deletion has started, without waiting for the pods to go");
   addClusterOptions(cmd).action(async (name: string, opts: Record<string, unknown>) => {
+    // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+    const { connect } = await import("../cluster/connect.ts");
+    const { ClusterError } = await import("../cluster/errors.ts");
+    const { findWorkload } = await import("../cluster/experiments.ts");
+    const { companionRefs, deleteRun } = await import("../cluster/submit-experiment.ts");
+    const { checkpointUriOf } = await import("../cluster/phase.ts");
     const { client, namespace } = connect(clusterFlagsOf(opts));
     const workload = await findWorkload(client, namespace, name);
     if (!workload)

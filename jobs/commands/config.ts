@@ -2,9 +2,7 @@
 import type { Command } from "commander";
 import { formatIssue } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { loadExperimentFile } from "../spec/load-experiment.ts";
 import { PodPaths } from "../pod-contract.ts";
-import { renderMmdetConfig } from "../render/mmdet-config.ts";
 
 export function registerConfig(program: Command, io: Io): void {
   program
@@ -20,6 +18,9 @@ export function registerConfig(program: Command, io: Io): void {
     )
     .action(
       async (file: string, opts: { dataRoot: string; workDir: string; pretrainedDir: string }) => {
+        // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+        const { loadExperimentFile } = await import("../spec/load-experiment.ts");
+        const { renderMmdetConfig } = await import("../render/mmdet-config.ts");
         const { experiment, warnings, specHash } = await loadExperimentFile(file);
         warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
         io.out(

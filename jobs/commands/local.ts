@@ -6,8 +6,7 @@
 import type { Command } from "commander";
 import { formatIssue, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { loadExperimentFile } from "../spec/load-experiment.ts";
-import { DEFAULT_S3_PORT, runLocal } from "../local/run-local.ts";
+import { DEFAULT_S3_PORT } from "../local/embedded-s3.ts";
 
 export function registerLocal(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -32,6 +31,9 @@ export function registerLocal(program: Command, io: Io, setExit: (code: number) 
       const port = Number(opts.s3Port);
       if (!/^\d+$/.test(String(opts.s3Port)))
         throw new UsageError(`--s3-port ${JSON.stringify(opts.s3Port)}: expected a port number`);
+      // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+      const { loadExperimentFile } = await import("../spec/load-experiment.ts");
+      const { runLocal } = await import("../local/run-local.ts");
       const loaded = await loadExperimentFile(file);
       loaded.warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
       const code = await runLocal({

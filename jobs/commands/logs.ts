@@ -1,10 +1,9 @@
 /** `yunshi logs <name>`: trainer logs (rank 0 by default), following across pod restarts. */
 import type { Command } from "commander";
-import { addClusterOptions, clusterFlagsOf, connect } from "../cluster/connect.ts";
-import { streamLogs } from "../cluster/follow-logs.ts";
 import { UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { ContainerNames } from "../pod-contract.ts";
+import { addClusterOptions, clusterFlagsOf } from "./cluster-options.ts";
 
 const CONTAINERS = Object.values(ContainerNames);
 
@@ -44,6 +43,9 @@ export function registerLogs(program: Command, io: Io): void {
         `--container ${JSON.stringify(container)}: use one of ${CONTAINERS.join(", ")}`,
       );
     const sinceSeconds = typeof opts.since === "string" ? parseSince(opts.since) : undefined;
+    // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+    const { connect } = await import("../cluster/connect.ts");
+    const { streamLogs } = await import("../cluster/follow-logs.ts");
     const { client, namespace } = connect(clusterFlagsOf(opts));
     await streamLogs(
       client,

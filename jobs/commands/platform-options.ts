@@ -1,6 +1,6 @@
 /** The platform flags that render and submit --dry-run share (see jobs/platform.ts). */
 import type { Command } from "commander";
-import { defaultPlatformContext } from "../platform.ts";
+import { defaultPlatformContext } from "../platform-defaults.ts";
 import type { PlatformFlags } from "../prepare.ts";
 
 export function addPlatformOptions(cmd: Command): Command {

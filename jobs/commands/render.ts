@@ -2,8 +2,6 @@
 import { Option, type Command } from "commander";
 import { formatIssue } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { renderFiles } from "../prepare.ts";
-import { toJsonArray, toYamlDocuments, writeManifestDir } from "../render/serialize.ts";
 import { addPlatformOptions, platformFlagsOf } from "./platform-options.ts";
 
 export function registerRender(program: Command, io: Io): void {
@@ -16,6 +14,10 @@ export function registerRender(program: Command, io: Io): void {
       new Option("--format <format>", "stdout format").choices(["yaml", "json"]).default("yaml"),
     );
   addPlatformOptions(cmd).action(async (files: string[], opts: Record<string, unknown>) => {
+    // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+    const { renderFiles } = await import("../prepare.ts");
+    const { toJsonArray, toYamlDocuments, writeManifestDir } =
+      await import("../render/serialize.ts");
     const rendered = await renderFiles(files, platformFlagsOf(opts), (file, w) =>
       io.err(`⚠ ${file}: ${formatIssue(w)}\n`),
     );

@@ -1,18 +1,11 @@
 /** `yunshi status [name]`: a table of experiments, or one in detail; --output json|yaml for scripts. */
 import type { Command } from "commander";
-import { stringify } from "yaml";
-import { connect, addClusterOptions, clusterFlagsOf } from "../cluster/connect.ts";
-import { ClusterError } from "../cluster/errors.ts";
-import { experimentStates } from "../cluster/experiments.ts";
 import type { ExperimentState } from "../cluster/experiments.ts";
-import { lastCheckpointFromManifest } from "../cluster/checkpoint-manifest.ts";
-import { lastCheckpointFromLogs } from "../cluster/last-checkpoint.ts";
-import { readPlatform } from "../cluster/submit-experiment.ts";
 import type { LastCheckpoint } from "../cluster/last-checkpoint.ts";
-import { rankOf } from "../cluster/follow-logs.ts";
 import { UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { Labels } from "../labels.ts";
+import { addClusterOptions, clusterFlagsOf } from "./cluster-options.ts";
 
 const OUTPUTS = ["table", "json", "yaml"] as const;
 
@@ -28,6 +21,15 @@ export function registerStatus(program: Command, io: Io): void {
     const output = String(opts.output);
     if (!(OUTPUTS as readonly string[]).includes(output))
       throw new UsageError(`--output ${JSON.stringify(output)}: use one of ${OUTPUTS.join(", ")}`);
+    // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+    const { stringify } = await import("yaml");
+    const { connect } = await import("../cluster/connect.ts");
+    const { ClusterError } = await import("../cluster/errors.ts");
+    const { experimentStates } = await import("../cluster/experiments.ts");
+    const { lastCheckpointFromManifest } = await import("../cluster/checkpoint-manifest.ts");
+    const { lastCheckpointFromLogs } = await import("../cluster/last-checkpoint.ts");
+    const { readPlatform } = await import("../cluster/submit-experiment.ts");
+    const { rankOf } = await import("../cluster/follow-logs.ts");
     const { client, namespace } = connect(clusterFlagsOf(opts));
     const states = await experimentStates(client, namespace, name);
     if (name !== undefined && states.length === 0)
@@ -57,7 +59,7 @@ export function registerStatus(program: Command, io: Io): void {
       io.out(output === "json" ? JSON.stringify(doc, null, 2) + "\n" : stringify(doc));
       return;
     }
-    if (name !== undefined && rows[0]) return io.out(detail(rows[0].s, rows[0].last, now));
+    if (name !== undefined && rows[0]) return io.out(detail(rows[0].s, rows[0].last, now, rankOf));
     if (rows.length === 0) return io.out(`no experiments in namespace ${namespace}\n`);
     io.out(table(rows.map(({ s, last }) => summary(s, last, now))));
   });
@@ -136,7 +138,12 @@ function table(rows: StatusSummary[]): string {
   return [fmt(head), ...body.map(fmt)].join("\n") + "\n";
 }
 
-function detail(s: ExperimentState, last: LastCheckpoint | undefined, now: Date): string {
+function detail(
+  s: ExperimentState,
+  last: LastCheckpoint | undefined,
+  now: Date,
+  rankOf: (pod: ExperimentState["pods"][number]) => number,
+): string {
   const r = summary(s, last, now);
   const queue = s.workload.metadata.labels?.[Labels.kueueQueue];
   const lines = [

@@ -3,21 +3,12 @@
  * or with --dry-run print what would be applied and contact nothing.
  */
 import type { Command } from "commander";
-import { addClusterOptions, clusterFlagsOf, connect } from "../cluster/connect.ts";
-import { ClusterError } from "../cluster/errors.ts";
-import { experimentStates } from "../cluster/experiments.ts";
-import { streamLogs } from "../cluster/follow-logs.ts";
-import { submitExperiment } from "../cluster/submit-experiment.ts";
 import type { ClusterClient } from "../cluster/client.ts";
 import { formatIssue, UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
-import { loadExperimentFile } from "../spec/load-experiment.ts";
 import { objectNames } from "../labels.ts";
-import { isFinished } from "../cluster/phase.ts";
-import { assertClusterReady, renderFiles } from "../prepare.ts";
-import { checkpointUri } from "../render/pod-template.ts";
-import { toYamlDocuments } from "../render/serialize.ts";
 import { ContainerNames } from "../pod-contract.ts";
+import { addClusterOptions, clusterFlagsOf } from "./cluster-options.ts";
 import { pollMs } from "./logs.ts";
 import { addPlatformOptions, platformFlagsOf } from "./platform-options.ts";
 
@@ -37,6 +28,11 @@ export function registerSubmit(program: Command, io: Io): void {
   addClusterOptions(addPlatformOptions(cmd), false).action(
     async (file: string, opts: Record<string, unknown>) => {
       if (opts.dryRun === true) return dryRun(file, opts, io);
+      // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+      const { loadExperimentFile } = await import("../spec/load-experiment.ts");
+      const { assertClusterReady } = await import("../prepare.ts");
+      const { connect } = await import("../cluster/connect.ts");
+      const { submitExperiment } = await import("../cluster/submit-experiment.ts");
       const flags = platformFlagsOf(opts);
       const onlyDryRun = Object.keys(flags).filter((k) => k !== "namespace");
       if (onlyDryRun.length > 0)
@@ -99,6 +95,9 @@ export function registerSubmit(program: Command, io: Io): void {
 }
 
 async function dryRun(file: string, opts: Record<string, unknown>, io: Io): Promise<void> {
+  const { renderFiles } = await import("../prepare.ts");
+  const { checkpointUri } = await import("../render/pod-template.ts");
+  const { toYamlDocuments } = await import("../render/serialize.ts");
   const [r] = await renderFiles([file], platformFlagsOf(opts), (f, w) =>
     io.err(`⚠ ${f}: ${formatIssue(w)}\n`),
   );
@@ -126,6 +125,10 @@ async function waitForRun(
   follow: boolean,
   io: Io,
 ): Promise<void> {
+  const { ClusterError } = await import("../cluster/errors.ts");
+  const { experimentStates } = await import("../cluster/experiments.ts");
+  const { streamLogs } = await import("../cluster/follow-logs.ts");
+  const { isFinished } = await import("../cluster/phase.ts");
   if (follow)
     await streamLogs(
       client,

@@ -2,7 +2,6 @@
 import type { Command } from "commander";
 import { formatIssue, SpecError } from "../errors.ts";
 import { ExitCode, type Io } from "../io.ts";
-import { loadExperimentFile } from "../spec/load-experiment.ts";
 
 export function registerValidate(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -10,6 +9,8 @@ export function registerValidate(program: Command, io: Io, setExit: (code: numbe
     .description("check experiment specs without a cluster (exit 2 if any is invalid)")
     .argument("<files...>", "exp.yaml files")
     .action(async (files: string[]) => {
+      // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+      const { loadExperimentFile } = await import("../spec/load-experiment.ts");
       const ok: string[] = [];
       let invalid = false;
       for (const file of files) {
