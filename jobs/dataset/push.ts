@@ -69,23 +69,23 @@ export async function pushDataset(o: PushOptions): Promise<PushReport> {
   await store.checkBucket();
   const remote = new Map<string, ObjectInfo>((await store.list(prefix)).map((i) => [i.key, i]));
   const manifestKey = `${prefix}${DATASET_MANIFEST_KEY}`;
-  const committed = new Map<string, string>();
+  const committed = new Map<string, DatasetFile>();
   const oldText = remote.has(manifestKey) ? await store.getText(manifestKey) : undefined;
   if (oldText !== undefined) {
     try {
-      for (const f of parseDatasetManifest(oldText, manifestKey).files)
-        committed.set(f.path, f.sha256);
+      for (const f of parseDatasetManifest(oldText, manifestKey).files) committed.set(f.path, f);
     } catch {
       // An unreadable old manifest only costs a HEAD per file; the new one replaces it.
     }
   }
 
-  // Unchanged: same size and the same SHA-256, known from the committed manifest or, for a
-  // push that never committed, from the object's own metadata.
+  // Unchanged: same size and the same SHA-256, known from the committed manifest (while the
+  // object keeps the ETag it had then) or else from the object's own metadata (a HEAD).
   const same = await mapLimit(o.files, 16, async (f) => {
     const r = remote.get(prefix + f.path);
     if (r === undefined || r.size !== f.size) return false;
-    if (committed.get(f.path) === f.sha256) return true;
+    const c = committed.get(f.path);
+    if (c?.sha256 === f.sha256 && c.etag !== undefined && c.etag === r.etag) return true;
     const head = await store.head(prefix + f.path);
     return head?.metadata[SHA256_METADATA] === f.sha256;
   });
@@ -123,7 +123,13 @@ export async function pushDataset(o: PushOptions): Promise<PushReport> {
 
   const paths = new Set(o.files.map((f) => prefix + f.path));
   const foreign = [...remote.keys()].filter((k) => k !== manifestKey && !paths.has(k)).length;
-  const manifest = buildDatasetManifest(o.files, (o.now ?? (() => new Date()))());
+  // The ETags as they are now, so the next push can trust this manifest without a HEAD each.
+  const etags = new Map((await store.list(prefix)).map((i) => [i.key, i.etag]));
+  const withEtags = o.files.map((f) => {
+    const etag = etags.get(prefix + f.path);
+    return etag === undefined ? f : { ...f, etag };
+  });
+  const manifest = buildDatasetManifest(withEtags, (o.now ?? (() => new Date()))());
   const body = serializeDatasetManifest(manifest);
   await store.putObject(manifestKey, body, {
     crc32Base64: crc32Base64(body),

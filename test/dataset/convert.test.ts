@@ -14,9 +14,7 @@ async function coco(dir: string, subset: "train" | "val"): Promise<CocoDataset> 
   ) as CocoDataset;
 }
 
-async function both(
-  dir: string,
-): Promise<{
+async function both(dir: string): Promise<{
   images: CocoDataset["images"];
   anns: (CocoDataset["annotations"][number] & { file: string })[];
 }> {

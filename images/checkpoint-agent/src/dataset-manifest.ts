@@ -17,6 +17,11 @@ export interface DatasetFile {
   readonly size: number;
   /** Lower-case hex. */
   readonly sha256: string;
+  /**
+   * The object's ETag when it was committed: a later push trusts the manifest's hash only
+   * while the object still has this ETag (an object replaced behind its back has another).
+   */
+  readonly etag?: string;
 }
 
 export interface DatasetManifest {
@@ -57,7 +62,7 @@ export function parseDatasetManifest(text: string, where: string): DatasetManife
   const files: DatasetFile[] = [];
   const seen = new Set<string>();
   for (const f of m.files as Partial<Record<keyof DatasetFile, unknown>>[]) {
-    const { path, size, sha256 } = f;
+    const { path, size, sha256, etag } = f;
     if (typeof path !== "string" || unsafeRelPathReason(path) !== undefined)
       throw bad(`unsafe or missing path ${JSON.stringify(path)}`);
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0)
@@ -66,7 +71,7 @@ export function parseDatasetManifest(text: string, where: string): DatasetManife
       throw bad(`bad sha256 for ${path}`);
     if (seen.has(path)) throw bad(`${path} is listed twice`);
     seen.add(path);
-    files.push({ path, size, sha256 });
+    files.push({ path, size, sha256, ...(typeof etag === "string" ? { etag } : {}) });
   }
   return {
     format: DATASET_MANIFEST_FORMAT,

@@ -25,7 +25,7 @@ export interface DatasetExpectations {
   /** The objects to fetch: all of them without a manifest, else those it lists. */
   readonly items: FetchItem[];
   /** The SHA-256 a fetched file must have, when a manifest lists it. */
-  sha256Of(rel: string): string | undefined;
+  readonly sha256Of: (rel: string) => string | undefined;
 }
 
 export async function datasetExpectations(

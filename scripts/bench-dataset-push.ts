@@ -1,0 +1,161 @@
+/**
+ * Benchmark: `yunshi dataset push` against `aws s3 sync` on the same folder, the same local
+ * S3 server (s3rver in its own process), in the same run. A dataset-shaped folder: many
+ * small files with Chinese names (random bytes, so nothing compresses). Three scenarios,
+ * each tool on its own prefix: a first upload, a second run with nothing changed, and a run
+ * after 1% of the files changed. Every figure is the wall time of the whole command,
+ * process start included. Prints a table; indicative only on a shared machine.
+ *
+ *   npm run bench:dataset                          # 1000 files × 150 KiB
+ *   BENCH_FILES=300 BENCH_KIB=100 npm run bench:dataset
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { cpus, loadavg, totalmem, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const S3RVER = join(ROOT, "node_modules/s3rver/bin/s3rver.js");
+const CLI = join(ROOT, "jobs/cli.ts");
+const BUCKET = "bench";
+const FILES = Number(process.env["BENCH_FILES"] ?? "1000");
+const KIB = Number(process.env["BENCH_KIB"] ?? "150");
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Run a command (argv array, no shell); wall seconds and stdout; throws on failure. */
+async function timed(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ s: number; out: string }> {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  const s = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${err}`);
+  return { s, out };
+}
+
+async function main(): Promise<void> {
+  if (spawnSync("aws", ["--version"], { stdio: "ignore" }).status !== 0) {
+    console.log("awscli not found (pip install awscli); nothing to compare with");
+    return;
+  }
+  const base = await mkdtemp(join(tmpdir(), "yunshi-bench-dataset-"));
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const s3dir = join(base, "s3rver");
+  await mkdir(s3dir);
+  const server = spawn(
+    process.execPath,
+    [
+      S3RVER,
+      "-d",
+      s3dir,
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "--silent",
+      "--configure-bucket",
+      BUCKET,
+    ],
+    { stdio: "ignore" },
+  );
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_REGION: "us-east-1",
+    AWS_DEFAULT_REGION: "us-east-1",
+    AWS_ENDPOINT_URL_S3: endpoint,
+    YUNSHI_S3_FORCE_PATH_STYLE: "true",
+    AWS_EC2_METADATA_DISABLED: "true",
+    NODE_NO_WARNINGS: "1",
+  };
+  delete env["AWS_CA_BUNDLE"];
+  try {
+    await sleep(1500);
+    const dir = join(base, "数据集");
+    const names: string[] = [];
+    for (let i = 0; i < FILES; i++) {
+      const rel = `图片 ${i % 10}/样本 ${i}.jpg`;
+      await mkdir(join(dir, `图片 ${i % 10}`), { recursive: true });
+      await writeFile(join(dir, rel), randomBytes(KIB * 1024));
+      names.push(rel);
+    }
+    const mb = (FILES * KIB * 1024) / 1e6;
+    const yunshi = (): Promise<{ s: number; out: string }> =>
+      timed(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          CLI,
+          "dataset",
+          "push",
+          dir,
+          `s3://${BUCKET}/vision/datasets/yunshi/`,
+          "--no-check",
+        ],
+        env,
+      );
+    const aws = (): Promise<{ s: number; out: string }> =>
+      timed(
+        "aws",
+        [
+          "s3",
+          "sync",
+          dir,
+          `s3://${BUCKET}/vision/datasets/aws/`,
+          "--endpoint-url",
+          endpoint,
+          "--only-show-errors",
+        ],
+        env,
+      );
+    const rows: [string, number, number][] = [];
+    const round = async (label: string): Promise<void> => {
+      const y = await yunshi();
+      const a = await aws();
+      rows.push([label, y.s, a.s]);
+      console.log(`${label}: yunshi ${y.s.toFixed(2)} s, aws s3 sync ${a.s.toFixed(2)} s`);
+    };
+    console.log(
+      `${FILES} files × ${KIB} KiB = ${mb.toFixed(1)} MB; s3rver on 127.0.0.1; ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadavg()[0]?.toFixed(1)}; Node ${process.version}; ${spawnSync("aws", ["--version"]).stdout.toString().trim() || spawnSync("aws", ["--version"]).stderr.toString().trim()}`,
+    );
+    await round("first upload");
+    await round("second run, nothing changed");
+    // 1% of the files get new content of the same size.
+    for (let i = 0; i < FILES; i += 100)
+      await writeFile(join(dir, names[i] as string), randomBytes(KIB * 1024));
+    await round("after 1% of the files changed");
+    console.log("\n| scenario | yunshi dataset push | aws s3 sync | ratio (aws / yunshi) |");
+    console.log("| --- | --- | --- | --- |");
+    for (const [label, y, a] of rows) {
+      const first = label === "first upload";
+      console.log(
+        `| ${label} | ${y.toFixed(2)} s${first ? ` (${(mb / y).toFixed(1)} MB/s)` : ""} | ${a.toFixed(2)} s${first ? ` (${(mb / a).toFixed(1)} MB/s)` : ""} | ${(a / y).toFixed(2)}× |`,
+      );
+    }
+  } finally {
+    server.kill();
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+await main();
