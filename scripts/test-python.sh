@@ -3,8 +3,10 @@
 #
 # Creates .venv/ from the pinned images/trainer/requirements*.txt, or reuses it when those
 # files and the interpreter have not changed (a stamp file records their hash). mmcv 2.1.0
-# is a source package on PyPI: its CPU ops are compiled once into a wheel kept under pip's
-# cache dir, keyed by torch and Python version, so later runs install it in seconds.
+# is a source package on PyPI: scripts/mmcv-wheel.sh first tries OpenMMLab's prebuilt wheel
+# (short timeout), else compiles its CPU ops (17-20 min on 2 cores), and says which; the
+# wheel is kept under pip's cache dir, keyed by torch and Python version, so later runs
+# install it in seconds.
 #
 #   scripts/test-python.sh               set up (if needed) and run pytest
 #   scripts/test-python.sh --setup-only  set up only (.ci/setup-trainer.sh)
@@ -56,19 +58,8 @@ else
   torch_version="$(grep -E '^torch==' "$req_dir/requirements-torch.txt" | cut -d= -f3)"
   mmcv_pin="$(grep -E '^mmcv==' "$req_dir/requirements.txt")"
   wheel_dir="$("${pip[@]}" cache dir)/yunshi-wheels/${mmcv_pin/==/-}-torch${torch_version}-${py_tag}"
-  if ! compgen -G "$wheel_dir/mmcv-*.whl" >/dev/null; then
-    build_start=$SECONDS
-    rm -rf "$wheel_dir.tmp"
-    mkdir -p "$wheel_dir"
-    echo "test-python: compiling $mmcv_pin CPU ops (once; kept in $wheel_dir)"
-    # -g0 -O1 (appended after Python's -g -O3): about 3-5x faster to compile on 2 cores;
-    # this wheel only serves the CPU tests, the image uses OpenMMLab's prebuilt CUDA wheel.
-    MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" CFLAGS="${CFLAGS:-} -g0 -O1" \
-      "${pip[@]}" wheel --quiet --no-deps --no-build-isolation -w "$wheel_dir.tmp" "$mmcv_pin"
-    mv "$wheel_dir.tmp"/mmcv-*.whl "$wheel_dir"/
-    rmdir "$wheel_dir.tmp" 2>/dev/null || true
-    echo "test-python: built $mmcv_pin in $((SECONDS - build_start))s"
-  fi
+  # Prebuilt from OpenMMLab's index when reachable, else compiled; prints which.
+  "$repo/scripts/mmcv-wheel.sh" "$venv/bin/python" "$wheel_dir" "$mmcv_pin" "$torch_version"
   "${pip[@]}" install --quiet --no-deps --only-binary=:all: --find-links "$wheel_dir" \
     -r "$req_dir/requirements.txt"
   "$venv/bin/python" - <<'EOF'
