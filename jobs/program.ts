@@ -20,6 +20,7 @@
 import { Command, CommanderError } from "commander";
 import { registerCancel } from "./commands/cancel.ts";
 import { registerConfig } from "./commands/config.ts";
+import { registerDataset } from "./commands/dataset.ts";
 import { registerLocal, routeSubmitLocal } from "./commands/local.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerRender } from "./commands/render.ts";
@@ -56,6 +57,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   registerLogs(program, io);
   registerCancel(program, io);
   registerLocal(program, io, setExit);
+  registerDataset(program, io);
   program.addHelpText(
     "after",
     `

@@ -1,6 +1,6 @@
 /** `yunshi validate exp.yaml...`: check specs; prints one line per valid file. */
 import type { Command } from "commander";
-import { formatIssue, SpecError } from "../errors.ts";
+import { formatIssue, SpecError, UsageError } from "../errors.ts";
 import { ExitCode, type Io } from "../io.ts";
 
 export function registerValidate(program: Command, io: Io, setExit: (code: number) => void): void {
@@ -17,12 +17,15 @@ export function registerValidate(program: Command, io: Io, setExit: (code: numbe
         try {
           const { experiment: e, warnings } = await loadExperimentFile(file);
           warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
+          // A local dataset folder gets `yunshi dataset check` too (docs/datasets.md).
+          const { checkLocalDataset } = await import("../dataset/local-dataset.ts");
+          await checkLocalDataset(e, file);
           const r = e.resources;
           ok.push(
             `✓ ${file}: ${e.name} — ${e.model.config}, ${e.dataset.classes.length} classes, ${r.nodes} node${r.nodes === 1 ? "" : "s"} × ${r.gpusPerNode} GPU, ${e.train.epochs} epochs, ${e.train.precision}\n`,
           );
         } catch (err) {
-          if (!(err instanceof SpecError)) throw err;
+          if (!(err instanceof SpecError || err instanceof UsageError)) throw err;
           invalid = true;
           io.err(`${err.message}\n`);
         }

@@ -11,6 +11,7 @@
 import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkLocalDataset } from "../dataset/local-dataset.ts";
 import { UsageError } from "../errors.ts";
 import type { Experiment } from "../spec/experiment.ts";
 import type { Io } from "../io.ts";
@@ -107,6 +108,9 @@ export async function checkLocalInput(o: LocalRunOptions): Promise<DatasetSource
         );
       }
     }
+    // The same check as `yunshi dataset check --spec` (jobs/dataset/check.ts): exit 2 with
+    // each problem located, before anything starts.
+    await checkLocalDataset(exp, o.file);
   }
   return dataset;
 }

@@ -6,6 +6,7 @@
  */
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
+import { datasetExpectations, downloadVerified } from "./dataset-verify.ts";
 import { downloadToFile } from "./download.ts";
 import { InputError } from "./errors.ts";
 import { Limiter, mapLimit } from "./limiter.ts";
@@ -68,12 +69,14 @@ export async function runFetch(o: FetchOptions): Promise<FetchReport> {
   const started = performance.now();
   await store.checkBucket();
   const uri = `s3://${store.bucket}/${o.location.prefix}`;
-  const items = await plan(store, o.location);
-  if (items.length === 0) {
+  const listed = await plan(store, o.location);
+  if (listed.length === 0) {
     throw new InputError(
       `--uri: nothing found at ${uri} (no such object and no objects under that prefix)`,
     );
   }
+  // A dataset pushed by `yunshi dataset push` is fetched and verified against its manifest.
+  const { items, sha256Of } = await datasetExpectations(store, o.location, listed, log);
   for (const { rel, info } of items) {
     // A key such as "a/../../etc/x" must not write outside DEST.
     if (rel.split("/").some((s) => s === ".." || s === "." || s === "")) {
@@ -110,16 +113,20 @@ export async function runFetch(o: FetchOptions): Promise<FetchReport> {
             return;
           }
         }
-        await downloadToFile(store, {
-          key: info.key,
-          size: info.size,
-          dest,
-          label: rel,
-          transfer: o.transfer,
-          // Per-file lines only for big files; the summary below covers the rest.
-          log: info.size >= 64 * 1024 * 1024 ? log : () => undefined,
-          limiter,
-        });
+        const sha256 = sha256Of(rel);
+        const download = (): Promise<unknown> =>
+          downloadToFile(store, {
+            key: info.key,
+            size: info.size,
+            dest,
+            label: rel,
+            transfer: o.transfer,
+            ...(sha256 === undefined ? {} : { sha256 }),
+            // Per-file lines only for big files; the summary below covers the rest.
+            log: info.size >= 64 * 1024 * 1024 ? log : () => undefined,
+            limiter,
+          });
+        await downloadVerified(rel, sha256, download, log);
         const st = await stat(dest);
         if (info.etag !== undefined)
           state[rel] = { size: info.size, etag: info.etag, mtimeMs: st.mtimeMs };
