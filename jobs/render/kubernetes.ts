@@ -111,12 +111,15 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
         values: [...doNotRetryExitCodes],
       },
     },
-    ...[ContainerNames.fetch, ContainerNames.restore].map(
-      (containerName): IPodFailurePolicyRule => ({
+    // The agent's init containers that this pod has (a rule may name only those; there is
+    // no fetch-pretrained without s3:// weights): an invalid-input exit (bad URI, corrupt
+    // manifest) fails the same way on every retry.
+    ...[ContainerNames.fetch, ContainerNames.fetchPretrained, ContainerNames.restore]
+      .filter((name) => template.spec?.initContainers?.some((c) => c.name === name) === true)
+      .map((containerName): IPodFailurePolicyRule => ({
         action: "FailJob",
         onExitCodes: { containerName, operator: "In", values: [AgentExit.invalidInput] },
-      }),
-    ),
+      })),
   ];
 
   if (!multiNode) {
