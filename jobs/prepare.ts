@@ -6,9 +6,19 @@
 import { UsageError, type SpecIssue } from "./errors.ts";
 import type { Experiment } from "./spec/experiment.ts";
 import { loadExperimentFile, type LoadedExperiment } from "./spec/load-experiment.ts";
-import { defaultPlatformContext, PlatformContextSchema, type PlatformContext } from "./platform.ts";
+import {
+  defaultPlatformContext,
+  PlatformContextSchema,
+  shownPlatformValue,
+  type PlatformContext,
+} from "./platform.ts";
 import { checkPodSpec } from "../policies/job-rules.ts";
-import { podTemplatesOf, renderKubernetesObjects, type KubeObject } from "./render/kubernetes.ts";
+import {
+  podTemplatesOf,
+  renderKubernetesObjects,
+  type KubeObject,
+  type RenderInput,
+} from "./render/kubernetes.ts";
 import { VERSION } from "./version.ts";
 
 /** Platform flags shared by render and submit --dry-run. */
@@ -62,7 +72,7 @@ export function platformFromFlags(flags: PlatformFlags, experiment?: Experiment)
     const lines = parsed.error.issues.map((i) => {
       const key = String(i.path[0]) as keyof PlatformContext;
       const value = candidate[key];
-      return `${flagNames[key] ?? key} ${JSON.stringify(value)}: ${i.message}`;
+      return `${flagNames[key] ?? key} ${shownPlatformValue(value)}: ${i.message}`;
     });
     throw new UsageError(`invalid platform settings:\n  ${lines.join("\n  ")}`);
   }
@@ -86,11 +96,46 @@ export interface RenderedExperiment {
   readonly objects: KubeObject[];
 }
 
+/**
+ * Everything rendering checks, in one place: the MMDetection config and the Kubernetes
+ * objects are built (the config inside its ConfigMap) and the job rules run on them.
+ * `validate` calls this too, so validate and render can never disagree about a spec.
+ */
+export function renderChecked(
+  loaded: LoadedExperiment,
+  platform: PlatformContext,
+  options: RenderOptions = {},
+): KubeObject[] {
+  const objects = renderKubernetesObjects({
+    experiment: loaded.experiment,
+    platform,
+    specHash: loaded.specHash,
+    version: VERSION,
+    ...options,
+  });
+  // The job rules hold for everything we render; a violation is a bug in yunshi.
+  const violations = objects.flatMap((o) =>
+    podTemplatesOf(o).flatMap(([where, t]) =>
+      t.spec === undefined ? [] : checkPodSpec(t.spec, where),
+    ),
+  );
+  if (violations.length > 0) {
+    throw new Error(
+      `rendered objects break the job rules: ${violations.map((v) => `[${v.rule}] ${v.message}`).join("; ")}`,
+    );
+  }
+  return objects;
+}
+
+/** Rendering choices that are not platform settings (see RenderInput). */
+export type RenderOptions = Pick<RenderInput, "keepFinished">;
+
 /** Load, validate and render each file; nothing is returned unless every file is valid. */
 export async function renderFiles(
   files: readonly string[],
   flags: PlatformFlags,
   onWarning: (file: string, w: SpecIssue) => void,
+  options: RenderOptions = {},
 ): Promise<RenderedExperiment[]> {
   const out: RenderedExperiment[] = [];
   for (const file of files) {
@@ -98,24 +143,7 @@ export async function renderFiles(
     loaded.warnings.forEach((w) => onWarning(file, w));
     assertClusterReady(loaded, file);
     const platform = platformFromFlags(flags, loaded.experiment);
-    const objects = renderKubernetesObjects({
-      experiment: loaded.experiment,
-      platform,
-      specHash: loaded.specHash,
-      version: VERSION,
-    });
-    // The job rules hold for everything we render; a violation is a bug in yunshi.
-    const violations = objects.flatMap((o) =>
-      podTemplatesOf(o).flatMap(([where, t]) =>
-        t.spec === undefined ? [] : checkPodSpec(t.spec, where),
-      ),
-    );
-    if (violations.length > 0) {
-      throw new Error(
-        `rendered objects break the job rules: ${violations.map((v) => `[${v.rule}] ${v.message}`).join("; ")}`,
-      );
-    }
-    out.push({ file, loaded, platform, objects });
+    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform, options) });
   }
   const names = out.map((r) => `${r.platform.namespace}/${r.loaded.experiment.name}`);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

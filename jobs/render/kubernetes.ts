@@ -12,7 +12,7 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IJobSpec } from "kubernetes-models/batch/v1/JobSpec";
 import type { IPodFailurePolicyRule } from "kubernetes-models/batch/v1/PodFailurePolicyRule";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
-import type { Experiment } from "../spec/experiment.ts";
+import { durationSeconds, type Experiment } from "../spec/experiment.ts";
 import type { JobSet } from "./jobset-types.ts";
 import { Annotations, Labels, objectNames, PART_OF } from "../labels.ts";
 import type { PlatformContext } from "../platform.ts";
@@ -28,6 +28,12 @@ export interface RenderInput {
   readonly specHash: string;
   /** Version of yunshi written into labels. */
   readonly version: string;
+  /**
+   * Keep finished runs instead of deleting them after TTL_SECONDS_AFTER_FINISHED. For
+   * GitOps: a controller that re-applies what git holds would recreate an expired run and
+   * train it again; there, removing the spec from git is what ends a run's life.
+   */
+  readonly keepFinished?: boolean;
 }
 
 /** Names of the JobSet failure-policy rules (status reads them back from the JobSet's status). */
@@ -46,6 +52,9 @@ export const DISRUPTION_FAILURE_MESSAGE = "has condition DisruptionTarget matchi
 
 /** Finished Jobs stay a week so that `status` can still explain them. */
 export const TTL_SECONDS_AFTER_FINISHED = 7 * 24 * 3600;
+
+const ttl = (input: RenderInput): { ttlSecondsAfterFinished?: number } =>
+  input.keepFinished === true ? {} : { ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED };
 
 export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
   const { experiment: exp, platform } = input;
@@ -142,11 +151,16 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
       spec: {
         // Preemptions (DisruptionTarget) do not count against retries; errors that a
         // retry cannot fix fail the Job at once.
+        // Retries per index (the same limit for a single index) make the Job controller
+        // annotate each replacement pod with the failures and ignored failures (preemptions)
+        // before it: status counts restarts from there after the old pods are gone.
+        backoffLimitPerIndex: exp.retries,
+        maxFailedIndexes: 0,
         ...jobSpec(exp.retries, [
           { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
           ...doNotRetry,
         ]),
-        ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+        ...ttl(input),
       },
     };
     return [configMap, service, job];
@@ -205,7 +219,7 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
           },
         },
       ],
-      ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+      ...ttl(input),
     },
   };
   return [configMap, jobSet];
@@ -223,14 +237,8 @@ function commonLabels(exp: Experiment, version: string): Record<string, string> 
   };
 }
 
-/** "1h30m" → 5400. The schema guarantees the format. */
-export function durationSeconds(d: string): number {
-  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
-  let total = 0;
-  for (const [, n, u] of d.matchAll(/(\d+)([dhms])/g))
-    total += Number(n) * (units[u as string] ?? 0);
-  return total;
-}
+/** "1h30m" → 5400: one definition, beside the schema that bounds it. */
+export { durationSeconds };
 
 /** The pod templates inside a rendered object, keyed by where they sit. */
 const podTemplateFinders: Readonly<
