@@ -48,11 +48,7 @@ const storage = new Storage("storage", {
   abortMultipartDays: cfg.bucket.abortMultipartDays,
 });
 
-const registry = new Registry("registry", {
-  clusterName: cfg.clusterName,
-  registryCache: cfg.images.registryCache,
-  builder: cfg.images.builder,
-});
+const registry = new Registry("registry", { clusterName: cfg.clusterName });
 
 const karpenter = new Karpenter("karpenter", {
   clusterName: cfg.clusterName,

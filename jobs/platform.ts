@@ -5,6 +5,14 @@
  * and `render` use the defaults or flags. infra/ writes the same keys from this module.
  */
 import { z } from "zod";
+import { UsageError } from "./errors.ts";
+import {
+  bucketNameProblem,
+  dnsLabelProblem,
+  dnsSubdomainProblem,
+  imageReferenceProblem,
+  regionProblem,
+} from "./spec/identifiers.ts";
 
 export const PLATFORM_CONFIGMAP_NAME = "yunshi-platform";
 
@@ -18,25 +26,56 @@ export const PlatformKeys = {
   s3Endpoint: "s3Endpoint",
 } as const;
 
-const imageRef = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9._\-/:@]*$/,
-    "an image reference such as registry/repo:tag or repo@sha256:...",
-  );
+/** A string checked by one of the shared rules of ./spec/identifiers.ts. */
+const checked = (problem: (value: string) => string | undefined) =>
+  z.string().superRefine((v, ctx) => {
+    const p = problem(v);
+    if (p !== undefined) ctx.addIssue({ code: "custom", message: p });
+  });
+
+/** http(s) only, no credentials, no whitespace: it becomes an env value of every agent. */
+const endpointProblem = (value: string): string | undefined => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "an http:// or https:// URL such as https://minio.example.com:9000";
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "an http:// or https:// URL";
+  if (url.username !== "" || url.password !== "")
+    return "no credentials in the URL: they would be written into every pod";
+  if (/[\s\p{Cc}]/u.test(value) || (url.pathname !== "/" && url.pathname !== ""))
+    return "scheme, host and port only, such as https://minio.example.com:9000";
+  if (url.search !== "" || url.hash !== "") return "no query or fragment";
+  return undefined;
+};
+
+/** A platform value as error messages may show it: credentials in a URL are hidden. */
+export function shownPlatformValue(value: unknown): string {
+  if (typeof value === "string" && URL.canParse(value)) {
+    const url = new URL(value);
+    if (url.username !== "" || url.password !== "") {
+      url.username = "REDACTED";
+      url.password = "";
+      return JSON.stringify(url.href);
+    }
+  }
+  return JSON.stringify(value);
+}
 
 export const PlatformContextSchema = z
   .object({
-    namespace: z.string().min(1),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name"),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as us-west-2"),
-    trainerImage: imageRef,
-    checkpointAgentImage: imageRef,
-    /** Kueue LocalQueue in the namespace; the experiment's `queue` overrides it. */
-    queue: z.string().min(1),
-    serviceAccount: z.string().min(1),
+    namespace: checked((v) => dnsLabelProblem(v)),
+    bucket: checked(bucketNameProblem),
+    region: checked(regionProblem),
+    trainerImage: checked(imageReferenceProblem),
+    checkpointAgentImage: checked(imageReferenceProblem),
+    /** Kueue LocalQueue in the namespace; the experiment's `queue` overrides it. Its name
+     * is also a label value (kueue.x-k8s.io/queue-name): a DNS-1123 label fits both. */
+    queue: checked((v) => dnsLabelProblem(v)),
+    serviceAccount: checked(dnsSubdomainProblem),
     /** S3-compatible endpoint (MinIO, local runs); absent for AWS S3. */
-    s3Endpoint: z.url().optional(),
+    s3Endpoint: checked(endpointProblem).optional(),
   })
   .strict();
 export type PlatformContext = z.infer<typeof PlatformContextSchema>;
@@ -44,12 +83,33 @@ export type PlatformContext = z.infer<typeof PlatformContextSchema>;
 // Kept in a zod-free file so that --help stays light; re-exported for existing importers.
 export { defaultPlatformContext } from "./platform-defaults.ts";
 
-/** Parse the data of a `yunshi-platform` ConfigMap (strings only). */
+/**
+ * Parse the data of a `yunshi-platform` ConfigMap (strings only), with the rules the
+ * flags have. A bad value is invalid input (exit 2) naming the key, the value and the fix:
+ * whoever can write that ConfigMap must not be able to render broken or hostile objects.
+ */
 export function platformFromConfigMapData(
   namespace: string,
   data: Readonly<Record<string, string>>,
 ): PlatformContext {
-  return PlatformContextSchema.parse({ namespace, ...data });
+  const candidate: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(data)) candidate[k] = v;
+  candidate.namespace = namespace;
+  const parsed = PlatformContextSchema.safeParse(candidate);
+  if (parsed.success) return parsed.data;
+  const where = `ConfigMap ${namespace}/${PLATFORM_CONFIGMAP_NAME}`;
+  const lines = parsed.error.issues.map((i) => {
+    if (i.code === "unrecognized_keys")
+      return `unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(", ")}; known keys: ${Object.keys(PlatformKeys).join(", ")}`;
+    const key = String(i.path[0]);
+    const value = candidate[key];
+    return value === undefined
+      ? `key ${key} is missing`
+      : `key ${key} ${shownPlatformValue(value)}: ${i.message}`;
+  });
+  throw new UsageError(
+    `${where} is invalid:\n  ${lines.join("\n  ")}\n  fix: correct it in the platform stack and run pulumi up (or kubectl edit configmap -n ${namespace} ${PLATFORM_CONFIGMAP_NAME})`,
+  );
 }
 
 /** The ConfigMap data infra/ writes: the inverse of platformFromConfigMapData. */

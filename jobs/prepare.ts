@@ -13,12 +13,7 @@ import {
   type PlatformContext,
 } from "./platform.ts";
 import { checkPodSpec } from "../policies/job-rules.ts";
-import {
-  podTemplatesOf,
-  renderKubernetesObjects,
-  type KubeObject,
-  type RenderInput,
-} from "./render/kubernetes.ts";
+import { podTemplatesOf, renderKubernetesObjects, type KubeObject } from "./render/kubernetes.ts";
 import { VERSION } from "./version.ts";
 
 /** Platform flags shared by render and submit --dry-run. */
@@ -101,17 +96,12 @@ export interface RenderedExperiment {
  * objects are built (the config inside its ConfigMap) and the job rules run on them.
  * `validate` calls this too, so validate and render can never disagree about a spec.
  */
-export function renderChecked(
-  loaded: LoadedExperiment,
-  platform: PlatformContext,
-  options: RenderOptions = {},
-): KubeObject[] {
+export function renderChecked(loaded: LoadedExperiment, platform: PlatformContext): KubeObject[] {
   const objects = renderKubernetesObjects({
     experiment: loaded.experiment,
     platform,
     specHash: loaded.specHash,
     version: VERSION,
-    ...options,
   });
   // The job rules hold for everything we render; a violation is a bug in yunshi.
   const violations = objects.flatMap((o) =>
@@ -127,15 +117,11 @@ export function renderChecked(
   return objects;
 }
 
-/** Rendering choices that are not platform settings (see RenderInput). */
-export type RenderOptions = Pick<RenderInput, "keepFinished">;
-
 /** Load, validate and render each file; nothing is returned unless every file is valid. */
 export async function renderFiles(
   files: readonly string[],
   flags: PlatformFlags,
   onWarning: (file: string, w: SpecIssue) => void,
-  options: RenderOptions = {},
 ): Promise<RenderedExperiment[]> {
   const out: RenderedExperiment[] = [];
   for (const file of files) {
@@ -143,7 +129,7 @@ export async function renderFiles(
     loaded.warnings.forEach((w) => onWarning(file, w));
     assertClusterReady(loaded, file);
     const platform = platformFromFlags(flags, loaded.experiment);
-    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform, options) });
+    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform) });
   }
   const names = out.map((r) => `${r.platform.namespace}/${r.loaded.experiment.name}`);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

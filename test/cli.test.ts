@@ -89,10 +89,12 @@ describe("yunshi CLI", () => {
       "--bucket",
       "team-bucket",
       "--trainer-image",
-      "123.dkr.ecr.us-west-2.amazonaws.com/trainer:1@sha256:abc",
+      `123.dkr.ecr.us-west-2.amazonaws.com/trainer:1@sha256:${"ab".repeat(32)}`,
     );
     expect(r.out).toContain("s3://team-bucket/vision/cn-traffic-swin-retina/");
-    expect(r.out).toContain("123.dkr.ecr.us-west-2.amazonaws.com/trainer:1@sha256:abc");
+    expect(r.out).toContain(
+      `123.dkr.ecr.us-west-2.amazonaws.com/trainer:1@sha256:${"ab".repeat(32)}`,
+    );
     const bad = await cli("render", "examples/swin-t-retinanet.yaml", "--region", "mars");
     expect(bad.code).toBe(2);
     expect(bad.out).toBe("");

@@ -12,6 +12,7 @@
  */
 import { ZodError } from "zod";
 import { checkPodSpec } from "../../policies/job-rules.ts";
+import { UsageError } from "../errors.ts";
 import { objectNames } from "../labels.ts";
 import type { LoadedExperiment } from "../spec/load-experiment.ts";
 import { isFinished } from "./phase.ts";
@@ -49,6 +50,8 @@ export async function readPlatform(
   try {
     return platformFromConfigMapData(namespace, (cm.data ?? {}) as Record<string, string>);
   } catch (e) {
+    // A value that breaks the platform rules is invalid input (exit 2), named by key.
+    if (e instanceof UsageError) throw e;
     const detail =
       e instanceof ZodError
         ? e.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")

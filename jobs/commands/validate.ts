@@ -2,36 +2,45 @@
 import type { Command } from "commander";
 import { formatIssue, SpecError, UsageError } from "../errors.ts";
 import { ExitCode, type Io } from "../io.ts";
+import { addPlatformOptions, platformFlagsOf } from "./platform-options.ts";
 
 export function registerValidate(program: Command, io: Io, setExit: (code: number) => void): void {
-  program
+  const cmd = program
     .command("validate")
-    .description("check experiment specs without a cluster (exit 2 if any is invalid)")
-    .argument("<files...>", "exp.yaml files")
-    .action(async (files: string[]) => {
-      // Loaded here, not at the top: see the note at the top of jobs/program.ts.
-      const { loadExperimentFile } = await import("../spec/load-experiment.ts");
-      const ok: string[] = [];
-      let invalid = false;
-      for (const file of files) {
-        try {
-          const { experiment: e, warnings } = await loadExperimentFile(file);
-          warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
-          // A local dataset folder gets `yunshi dataset check` too (docs/datasets.md).
-          const { checkLocalDataset } = await import("../dataset/local-dataset.ts");
-          await checkLocalDataset(e, file);
-          const r = e.resources;
-          ok.push(
-            `✓ ${file}: ${e.name} — ${e.model.config}, ${e.dataset.classes.length} classes, ${r.nodes} node${r.nodes === 1 ? "" : "s"} × ${r.gpusPerNode} GPU, ${e.train.epochs} epochs, ${e.train.precision}\n`,
-          );
-        } catch (err) {
-          if (!(err instanceof SpecError || err instanceof UsageError)) throw err;
-          invalid = true;
-          io.err(`${err.message}\n`);
-        }
+    .description(
+      "check experiment specs without a cluster, with every check render runs (exit 2 if any is invalid)",
+    )
+    .argument("<files...>", "exp.yaml files");
+  addPlatformOptions(cmd).action(async (files: string[], opts: Record<string, unknown>) => {
+    // Loaded here, not at the top: see the note at the top of jobs/program.ts.
+    const { loadExperimentFile } = await import("../spec/load-experiment.ts");
+    const { platformFromFlags, renderChecked } = await import("../prepare.ts");
+    const flags = platformFlagsOf(opts);
+    const ok: string[] = [];
+    let invalid = false;
+    for (const file of files) {
+      try {
+        const loaded = await loadExperimentFile(file);
+        const { experiment: e, warnings } = loaded;
+        warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
+        // Render the config and the objects and run the job rules, exactly as render does
+        // (a local dataset path is fine here: it is what submit --local reads).
+        renderChecked(loaded, platformFromFlags(flags, e));
+        // A local dataset folder gets `yunshi dataset check` too (docs/datasets.md).
+        const { checkLocalDataset } = await import("../dataset/local-dataset.ts");
+        await checkLocalDataset(e, file);
+        const r = e.resources;
+        ok.push(
+          `✓ ${file}: ${e.name} — ${e.model.config}, ${e.dataset.classes.length} classes, ${r.nodes} node${r.nodes === 1 ? "" : "s"} × ${r.gpusPerNode} GPU, ${e.train.epochs} epochs, ${e.train.precision}\n`,
+        );
+      } catch (err) {
+        if (!(err instanceof SpecError || err instanceof UsageError)) throw err;
+        invalid = true;
+        io.err(`${err.message}\n`);
       }
-      // An invalid spec prints nothing on stdout, so scripts can trust it.
-      if (invalid) setExit(ExitCode.invalidInput);
-      else ok.forEach((line) => io.out(line));
-    });
+    }
+    // An invalid spec prints nothing on stdout, so scripts can trust it.
+    if (invalid) setExit(ExitCode.invalidInput);
+    else ok.forEach((line) => io.out(line));
+  });
 }

@@ -18,6 +18,7 @@ import {
   PodPaths,
 } from "../pod-contract.ts";
 import { renderMmdetConfig } from "../render/mmdet-config.ts";
+import { expandLikeKubelet } from "../render/kubernetes-expansion.ts";
 import { checkpointUri, renderPodTemplate } from "../render/pod-template.ts";
 import type { LocalLayout } from "./layout.ts";
 
@@ -173,7 +174,8 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
     for (const e of c.env ?? []) {
       // HOME and TORCH_HOME point into the pod's emptyDir: locally the user's own apply.
       if (e.name === "HOME" || e.name === "TORCH_HOME") continue;
-      if (e.value !== undefined) env[e.name] = mapPath(e.value);
+      // The kubelet expands $(VAR) and un-escapes $$ in env values; so does a local run.
+      if (e.value !== undefined) env[e.name] = mapPath(expandLikeKubelet(e.value));
       else if (e.valueFrom?.fieldRef?.fieldPath.includes("job-completion-index") === true)
         env[e.name] = "0";
       else throw new Error(`container ${c.name}: env ${e.name} has no local equivalent`);
@@ -183,7 +185,7 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
 
   const toProcess = (c: IContainer, role: ProcessRole): LocalProcess => {
     const command = c.command ?? [];
-    const args = (c.args ?? []).map(mapPath);
+    const args = (c.args ?? []).map((a) => mapPath(expandLikeKubelet(a)));
     if (command.length === 1 && command[0] === AgentCommand.executable) {
       return {
         name: c.name,
@@ -260,7 +262,9 @@ export function childEnv(
   plan: Readonly<Record<string, string>>,
   endpoint: string,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
+  // No prototype: child_process.spawn copies inherited enumerable keys into the child's
+  // environment too, so a polluted Object.prototype would reach the agents (issue 10).
+  const env = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(parent)) if (v !== undefined) env[k] = v;
   Object.assign(env, plan);
   if (endpoint.startsWith("http://")) delete env.AWS_CA_BUNDLE;

@@ -39,7 +39,7 @@ export function renderMmdetConfig(exp: Experiment, options: MmdetConfigOptions =
   vars.set("metainfo", { classes: tuple(...dataset.classes) });
 
   // num_classes in every head; list-indexed paths go to the index overrides.
-  const tree: Tree = {};
+  const tree: Tree = Object.create(null) as Tree;
   const indexOverrides = new Map<string, PyValue>();
   for (const path of family.numClassesAt) {
     setDotted(tree, indexOverrides, path, dataset.classes.length);
@@ -277,7 +277,14 @@ function testPipeline(scale: readonly [number, number], family: ModelFamily): Py
   ];
 }
 
-/** Set a dotted key in the tree; keys through a list index go to the overrides. */
+/**
+ * Set a dotted key in the tree; keys through a list index go to the overrides. The keys
+ * come from the spec (cfgOptions, numClassesAt): only own properties are read, new nodes
+ * have no prototype and values are defined, never assigned, so no key — `__proto__`,
+ * `constructor`, `toString` — can reach Object.prototype (issue 10). The loader refuses
+ * `__proto__` and `prototype` already; this holds even for callers that skip it.
+ * `constructor` stays an ordinary key: `optim_wrapper.constructor` is a real MMEngine one.
+ */
 function setDotted(
   tree: Tree,
   indexOverrides: Map<string, PyValue>,
@@ -291,15 +298,26 @@ function setDotted(
   }
   let node: Tree = tree;
   for (const part of parts.slice(0, -1)) {
-    const next = node[part];
-    if (next === undefined || !isPlainTree(next)) node[part] = {};
-    node = node[part] as Tree;
+    const next = Object.hasOwn(node, part) ? node[part] : undefined;
+    if (next !== undefined && isTree(next)) node = next;
+    else {
+      const child: Tree = Object.create(null) as Tree;
+      defineKey(node, part, child);
+      node = child;
+    }
   }
-  node[parts[parts.length - 1] as string] = value;
+  defineKey(node, parts[parts.length - 1] as string, value);
 }
 
-function isPlainTree(v: PyValue): v is Tree {
-  return v !== null && typeof v === "object" && !Array.isArray(v) && v.constructor === Object;
+function defineKey(node: Tree, key: string, value: PyValue): void {
+  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** A dict of the config: an object literal or a prototype-less node, not a PyValue class. */
+function isTree(v: PyValue): v is Tree {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === null || proto === Object.prototype;
 }
 
 /** JSON from cfgOptions: integers stay ints, other numbers are floats. */
@@ -308,9 +326,10 @@ function jsonToPy(v: unknown): PyValue {
   if (typeof v === "number") return Number.isInteger(v) ? v : float(v);
   if (Array.isArray(v)) return v.map(jsonToPy);
   if (typeof v === "object") {
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, jsonToPy(x)]),
-    );
+    const out: Tree = Object.create(null) as Tree;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>))
+      defineKey(out, k, jsonToPy(x));
+    return out;
   }
   throw new Error(`not JSON: ${typeof v}`);
 }

@@ -24,6 +24,7 @@ import {
   masterPort,
   PodPaths,
 } from "../pod-contract.ts";
+import { escapeForKubelet } from "./kubernetes-expansion.ts";
 
 /** Spot gives a 2-minute notice: the pod gets most of it, the launcher a share to save. */
 export const SPOT_GRACE_SECONDS = 110;
@@ -55,6 +56,8 @@ export const checkpointUri = (platform: PlatformContext, namespace: string, name
 
 const quantity = {
   gib: (n: number): string => `${Math.round(n * 1024)}Mi`,
+  /** Whole cores as such; fractions in millicores, never `0.30000000000000004`. */
+  cpu: (n: number): string => (Number.isInteger(n) ? String(n) : `${Math.round(n * 1000)}m`),
 };
 
 export interface NodeResources {
@@ -98,11 +101,9 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
     image: platform.checkpointAgentImage,
     imagePullPolicy: "IfNotPresent",
     command: [AgentCommand.executable],
-    args: argv,
+    // User strings (s3:// keys) are in argv: escape `$` so the kubelet expands nothing.
+    args: argv.map(escapeForKubelet),
     env: s3Env,
-    // The agent writes why it failed (e.g. a corrupt manifest) to /dev/termination-log;
-    // should it die before that, the last log lines become the status message instead.
-    terminationMessagePolicy: "FallbackToLogsOnError",
     volumeMounts: [...mounts, { name: "tmp", mountPath: "/tmp" }],
     resources: {
       requests: { cpu: "250m", memory: "256Mi" },
@@ -178,11 +179,11 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
     image: platform.trainerImage,
     imagePullPolicy: "IfNotPresent",
     command: [...LauncherCommand],
-    env: trainerEnv,
+    env: trainerEnv.map(escapeEnvValue),
     ports: [{ name: "torchrun", containerPort: masterPort, protocol: "TCP" }],
     volumeMounts: trainerMounts,
     resources: {
-      requests: { cpu: String(res.cpu), memory: quantity.gib(res.memoryGiB) },
+      requests: { cpu: quantity.cpu(res.cpu), memory: quantity.gib(res.memoryGiB) },
       limits,
     },
     securityContext: containerSecurityContext(),
@@ -289,5 +290,10 @@ function agentEnv(platform: PlatformContext): IEnvVar[] {
     env.push({ name: "AWS_ENDPOINT_URL_S3", value: platform.s3Endpoint });
     env.push({ name: "YUNSHI_S3_FORCE_PATH_STYLE", value: "true" });
   }
-  return env;
+  return env.map(escapeEnvValue);
+}
+
+/** The kubelet expands `$(VAR)` in env values as in args (see kubernetes-expansion.ts). */
+function escapeEnvValue(e: IEnvVar): IEnvVar {
+  return e.value === undefined ? e : { ...e, value: escapeForKubelet(e.value) };
 }

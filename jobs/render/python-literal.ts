@@ -77,12 +77,23 @@ const PYTHON_KEYWORDS = new Set([
   "yield",
 ]);
 
-/** Python string literal; non-ASCII (Chinese class names) stays as UTF-8 text. */
+/**
+ * Python string literal; non-ASCII (Chinese class names) stays as UTF-8 text.
+ *
+ * Braces are written as `\x7b`/`\x7d`. MMEngine's Config.fromfile rewrites the raw text
+ * before Python parses it: `{{$VAR:default}}` (environment), `{{ fileDirname }}` and
+ * friends, `{{_base_.x}}`, and its replacement un-escapes backslashes. Every one of those
+ * patterns starts with two literal braces; with braces escaped in strings, and the
+ * serialiser's own dict syntax never writing `{{`, no text of a user can match them
+ * (issue 10; checked against the pinned mmengine in test/security/).
+ */
 export function pyString(s: string): string {
   let out = "'";
   for (const ch of s) {
     const code = ch.codePointAt(0) ?? 0;
-    if (ch === "\\") out += "\\\\";
+    if (ch === "{") out += "\\x7b";
+    else if (ch === "}") out += "\\x7d";
+    else if (ch === "\\") out += "\\\\";
     else if (ch === "'") out += "\\'";
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";

@@ -11,6 +11,8 @@ import type { z } from "zod";
 import { SpecError, type SpecIssue } from "../errors.ts";
 import { ExperimentSchema, type Experiment } from "./experiment.ts";
 import { checkExperimentRules, type RuleFinding } from "./experiment-rules.ts";
+import { Limits } from "./limits.ts";
+import { decodeUtf8, inspectDocument } from "./untrusted-document.ts";
 
 export interface LoadedExperiment {
   readonly experiment: Experiment;
@@ -22,21 +24,60 @@ export interface LoadedExperiment {
 type PathSegment = string | number;
 
 export async function loadExperimentFile(file: string): Promise<LoadedExperiment> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(err);
     throw new SpecError(file, [{ path: "", message: `cannot read the spec: ${why}` }]);
   }
-  return parseExperiment(text, file);
+  return parseExperimentBytes(bytes, file);
+}
+
+/** A spec as bytes: strict UTF-8 and a size limit first, then parseExperiment. */
+export function parseExperimentBytes(bytes: Uint8Array, file = "<spec>"): LoadedExperiment {
+  if (bytes.length > Limits.specBytes) {
+    throw new SpecError(file, [
+      {
+        path: "",
+        message: `the spec is ${bytes.length} bytes; an exp.yaml is at most ${Limits.specBytes} (1 MiB)`,
+        fix: "keep data out of the spec: class lists and options only",
+      },
+    ]);
+  }
+  const decoded = decodeUtf8(bytes);
+  if ("bad" in decoded) {
+    const { line, column, byte } = decoded.bad;
+    throw new SpecError(file, [
+      {
+        path: "",
+        line,
+        column,
+        message: `not UTF-8: byte 0x${byte.toString(16).padStart(2, "0")} at byte ${column} of the line does not start a valid UTF-8 character`,
+        fix: "save the file as UTF-8 (e.g. iconv -f GBK -t UTF-8 exp.yaml)",
+      },
+    ]);
+  }
+  return parseExperiment(decoded.text, file);
 }
 
 export function parseExperiment(text: string, file = "<spec>"): LoadedExperiment {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, {
+      lineCounter,
+      prettyErrors: true,
+      uniqueKeys: true,
+      // Integers as BigInt, so that inspectDocument sees the exact value the file holds.
+      intAsBigInt: true,
+    });
+  } catch (err) {
+    throw tooDeep(file, err);
+  }
+  if (doc.errors.some((e) => /call stack/i.test(e.message))) throw tooDeep(file, new RangeError());
   if (doc.errors.length > 0) {
     throw new SpecError(
       file,
@@ -50,7 +91,35 @@ export function parseExperiment(text: string, file = "<spec>"): LoadedExperiment
       }),
     );
   }
-  const raw: unknown = doc.toJS();
+  let parsedTree: unknown;
+  try {
+    parsedTree = doc.toJS({ maxAliasCount: Limits.yamlAliases });
+  } catch (err) {
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new SpecError(file, [
+        {
+          path: "",
+          message: `YAML aliases expand to more than ${Limits.yamlAliases} times the document's nodes (an alias bomb)`,
+          fix: "write the values out, or use fewer nested aliases",
+        },
+      ]);
+    }
+    throw tooDeep(file, err);
+  }
+  const locate = locator(doc, lineCounter);
+  const inspected = inspectDocument(parsedTree);
+  if (inspected.findings.length > 0) {
+    throw new SpecError(
+      file,
+      inspected.findings.map((f) => ({
+        path: dotted(f.key === undefined ? f.path : [...f.path, f.key]),
+        message: f.message,
+        fix: f.fix,
+        ...locate(f.path, f.key),
+      })),
+    );
+  }
+  const raw: unknown = inspected.value;
   if (raw === null || raw === undefined || typeof raw !== "object" || Array.isArray(raw)) {
     throw new SpecError(file, [
       {
@@ -60,7 +129,6 @@ export function parseExperiment(text: string, file = "<spec>"): LoadedExperiment
       },
     ]);
   }
-  const locate = locator(doc, lineCounter);
   const parsed = ExperimentSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.flatMap((i) => describeIssue(i, raw, locate));
@@ -83,6 +151,18 @@ export function parseExperiment(text: string, file = "<spec>"): LoadedExperiment
     warnings: rules.warnings.map(toIssue),
     specHash: specHash(experiment),
   };
+}
+
+/** The YAML library recurses: a document nested thousands deep overflows the stack. */
+function tooDeep(file: string, err: unknown): unknown {
+  if (!(err instanceof RangeError)) return err;
+  return new SpecError(file, [
+    {
+      path: "",
+      message: `the document is nested too deeply to read (at most ${Limits.documentDepth} levels)`,
+      fix: "flatten it: use dotted cfgOptions keys such as model.backbone.depth",
+    },
+  ]);
 }
 
 export function specHash(experiment: Experiment): string {
@@ -140,6 +220,9 @@ function valueAt(raw: unknown, path: readonly PathSegment[]): unknown {
 }
 
 const show = (v: unknown): string => {
+  if (typeof v === "number" && !Number.isFinite(v))
+    return Number.isNaN(v) ? ".nan" : v > 0 ? ".inf" : "-.inf";
+  if (typeof v === "bigint") return String(v);
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
@@ -300,10 +383,20 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, locate: Locate): S
       const inner = issue.issues[0]?.message ?? issue.message;
       return [at(path, { message: `${inner}, got key ${show(path[path.length - 1])}` })];
     }
+    case "custom": {
+      // Refinements in the schema may carry the fix (experiment.ts addIssue).
+      const params = issue.params as { fix?: unknown; secret?: unknown } | undefined;
+      const fix = params?.fix;
+      return [
+        at(path, {
+          message: params?.secret === true ? issue.message : `${issue.message}, got ${show(value)}`,
+          ...(typeof fix === "string" ? { fix } : {}),
+        }),
+      ];
+    }
     case "too_small":
     case "too_big":
     case "invalid_format":
-    case "custom":
     default:
       return [at(path, { message: `${issue.message}, got ${show(value)}` })];
   }

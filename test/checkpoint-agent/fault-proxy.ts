@@ -3,9 +3,6 @@
  * flaky S3 endpoint does: 500 InternalError, 503 SlowDown, connections reset before a
  * response, and responses cut off mid-body. It forwards requests byte for byte (Host
  * header included, so SigV4 signatures still verify at s3rver).
- *
- * Faults are scheduled by request count, never by wall-clock time: an agent that starts
- * slowly on a loaded machine (tsx transpiling) still meets every fault it was meant to.
  */
 import {
   createServer,
@@ -20,22 +17,8 @@ export type FaultKind = "500" | "503" | "reset" | "truncate";
 
 export interface FaultProxy {
   readonly endpoint: string;
-  /**
-   * Forward the next `after` requests, then fail every `every`-th one (1 = each one),
-   * cycling through `kinds`, until `count` faults have been injected; then forward again.
-   */
-  failRequests(opts: {
-    after?: number;
-    count: number;
-    every: number;
-    kinds: readonly FaultKind[];
-  }): void;
-  /** Fail every request with these kinds until `recover()`. */
-  failAll(kinds: readonly FaultKind[]): void;
-  recover(): void;
-  /** Hold every request from now on (an upload stays "in flight") until `resume()`. */
-  pause(): void;
-  resume(): void;
+  /** Misbehave for the next `ms` milliseconds, cycling through `kinds`. */
+  failFor(ms: number, kinds: readonly FaultKind[]): void;
   readonly injected: Record<FaultKind, number>;
   readonly forwarded: () => number;
   close(): Promise<void>;
@@ -45,10 +28,7 @@ const xmlError = (code: string, message: string): string =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
 
 export async function startFaultProxy(target: { port: number }): Promise<FaultProxy> {
-  let remaining = 0;
-  let every = 1;
-  let seen = 0;
-  let skip = 0;
+  let until = 0;
   let kinds: readonly FaultKind[] = [];
   let n = 0;
   let forwarded = 0;
@@ -83,16 +63,8 @@ export async function startFaultProxy(target: { port: number }): Promise<FaultPr
     forwarded++;
   };
 
-  let held: (() => void)[] | undefined;
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    if (held !== undefined) {
-      held.push(() => handle(req, res));
-      return;
-    }
-    if (remaining <= 0 || kinds.length === 0 || ++seen <= skip || (seen - skip) % every !== 0) {
-      return forward(req, res, false);
-    }
-    remaining--;
+  const server: Server = createServer((req, res) => {
+    if (Date.now() >= until || kinds.length === 0) return forward(req, res, false);
     const kind = kinds[n++ % kinds.length] as FaultKind;
     injected[kind]++;
     // Only GETs have a body worth cutting; others get a reset instead.
@@ -107,36 +79,14 @@ export async function startFaultProxy(target: { port: number }): Promise<FaultPr
       res.writeHead(status, { "content-type": "application/xml" });
       res.end(xmlError(code, "injected by the test's fault proxy"));
     });
-  };
-  const server: Server = createServer(handle);
+  });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    failRequests(opts) {
-      remaining = opts.count;
-      every = Math.max(1, opts.every);
-      skip = opts.after ?? 0;
-      seen = 0;
-      kinds = opts.kinds;
-    },
-    failAll(k) {
-      remaining = Number.POSITIVE_INFINITY;
-      every = 1;
-      skip = 0;
-      seen = 0;
+    failFor(ms, k) {
+      until = Date.now() + ms;
       kinds = k;
-    },
-    recover() {
-      remaining = 0;
-    },
-    pause() {
-      held ??= [];
-    },
-    resume() {
-      const waiting = held ?? [];
-      held = undefined;
-      for (const go of waiting) go();
     },
     injected,
     forwarded: () => forwarded,

@@ -358,18 +358,19 @@ describe("registry and images", () => {
     }
   });
 
-  it("builds and pushes both new images from images/<name>, exporting no cache by default", () => {
+  it("builds both images from images/<name> with a registry cache", () => {
     for (const name of ["trainer", "checkpoint-agent"]) {
       const img = one(resources, "docker-build:index:Image", `registry-${name}`);
       expect(img.inputs["context"]).toEqual({ location: `./images/${name}` });
       expect(img.inputs["dockerfile"]).toEqual({ location: `./images/${name}/Dockerfile` });
       expect(img.inputs["push"]).toBe(true);
-      // The default `docker` build driver refuses cache export: opt-in only.
-      expect(img.inputs["cacheTo"]).toBeUndefined();
-      expect(img.inputs["cacheFrom"]).toEqual([
+      expect(img.inputs["cacheTo"]).toEqual([
         {
           registry: {
             ref: `123456789012.dkr.ecr.us-east-1.amazonaws.com/yunshi-dev/${name}:buildcache`,
+            mode: "max",
+            imageManifest: true,
+            ociMediaTypes: true,
           },
         },
       ]);

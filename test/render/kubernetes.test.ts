@@ -25,6 +25,7 @@ import {
   type KubeObject,
 } from "../../jobs/render/kubernetes.ts";
 import { toYamlDocuments } from "../../jobs/render/serialize.ts";
+import { expandLikeKubelet } from "../../jobs/render/kubernetes-expansion.ts";
 import { patched, specYaml } from "../spec-fixtures.ts";
 
 const examples = readdirSync("examples").filter((f) => f.endsWith(".yaml"));
@@ -337,38 +338,22 @@ describe("variants", () => {
     );
   });
 
-  it("fails the Job at once on an agent's invalid-input exit, in every agent init container it has", () => {
-    const failJobContainers = (objects: ReturnType<typeof renderPatch>): (string | undefined)[] =>
-      objects
-        .filter((o) => o.kind === "Job")
-        .flatMap((o) => o.spec!.podFailurePolicy!.rules)
-        .filter((r) => r.action === "FailJob" && r.onExitCodes?.values.includes(2))
-        .map((r) => r.onExitCodes?.containerName);
-    // fetch-pretrained exists only for s3:// weights; a rule may name only a container
-    // the pod has (API validation), so it comes and goes with the container.
-    expect(
-      failJobContainers(renderPatch({ model: { pretrained: "s3://bucket/w/model.pth" } })),
-    ).toEqual(["fetch-dataset", "fetch-pretrained", "restore"]);
-    expect(failJobContainers(renderPatch({}))).toEqual(["fetch-dataset", "restore"]);
-    // The agent's reason (e.g. a corrupt manifest) reaches the pod status.
-    const [t] = templates(renderPatch({}));
-    for (const c of t!.spec!.initContainers!) {
-      expect(c.terminationMessagePolicy, c.name).toBe("FallbackToLogsOnError");
-    }
-  });
-
   it("CPU-only runs have no GPU limit or toleration", () => {
     const [t] = templates(renderPatch({ resources: { gpusPerNode: 0 } }));
     expect(trainerOf(t!).resources!.limits!["nvidia.com/gpu"]).toBeUndefined();
     expect(t!.spec!.tolerations).toBeUndefined();
   });
 
-  it("passes user strings as argv elements, never through a shell", () => {
-    const objects = renderPatch({ dataset: { uri: "s3://bucket/x; rm -rf $HOME/" } });
+  it("passes user strings as argv elements, never through a shell or the kubelet's $(VAR)", () => {
+    const uri = "s3://bucket/x;rm$(HOME)`id`$$(AWS_SECRET_ACCESS_KEY)/";
+    const objects = renderPatch({ dataset: { uri } });
     const [t] = templates(objects);
     const fetch = t!.spec!.initContainers![0]!;
     expect(fetch.command).toEqual(["yunshi-checkpoint-agent"]);
-    expect(fetch.args).toContain("s3://bucket/x; rm -rf $HOME/");
+    // Every `$` doubled: what the kubelet expands is exactly what the user wrote.
+    const arg = fetch.args!.find((a) => a.startsWith("s3://bucket/"))!;
+    expect(arg).toBe("s3://bucket/x;rm$$(HOME)`id`$$$$(AWS_SECRET_ACCESS_KEY)/");
+    expect(expandLikeKubelet(arg, () => "EXPANDED")).toBe(uri);
   });
 
   it("an S3-compatible endpoint reaches the agents as standard AWS settings", () => {
@@ -408,5 +393,13 @@ describe("the OpenAPI validation itself", () => {
     };
     delete noContainers.spec.template.spec.containers;
     expect(() => validateAgainstOpenApi(noContainers as never)).toThrow(/containers/);
+  });
+});
+
+describe("quantities from fractional requests", () => {
+  it("writes fractional CPU in millicores, never 0.30000000000000004", () => {
+    const [t] = templates(renderPatch({ resources: { gpusPerNode: 3, cpuPerGpu: 0.1 } }));
+    const trainer = trainerOf(t!);
+    expect(trainer.resources!.requests!.cpu).toBe("300m");
   });
 });
