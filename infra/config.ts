@@ -75,6 +75,18 @@ const TeamSchema = z
     onDemandGpus: z.number().int().min(0).default(0),
     /** Fair-sharing weight when teams borrow idle quota from each other. @default 1 */
     weight: z.number().positive().default(1),
+    /**
+     * IAM role/user ARNs of the team's members: each gets an EKS access entry in the group
+     * bound to the team's Role (submit, status, logs, cancel in this namespace only).
+     * @default []
+     */
+    members: z
+      .array(
+        z
+          .string()
+          .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, "must be an IAM role or user ARN"),
+      )
+      .default([]),
   })
   .strict();
 
@@ -220,7 +232,24 @@ export const StackConfigSchema = z
     teams: z
       .array(TeamSchema)
       .min(1)
-      .default([{ name: "ml", spotGpus: 8, onDemandGpus: 0, weight: 1 }]),
+      .default([{ name: "ml", spotGpus: 8, onDemandGpus: 0, weight: 1, members: [] }]),
+    /** Image builds (docker-build). */
+    images: z
+      .object({
+        /**
+         * Export a registry build cache (`<repo>:buildcache`). Needs a BuildKit builder that
+         * can export caches, e.g. `docker buildx create --name yunshi --driver docker-container`
+         * (the default `docker` driver refuses). @default false
+         */
+        registryCache: z.boolean().default(false),
+        /** Buildx builder name for the builds (e.g. "yunshi"). @default the current builder */
+        builder: z
+          .string()
+          .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "must be a builder name")
+          .optional(),
+      })
+      .strict()
+      .default({ registryCache: false }),
     /** Checkpoint bucket lifecycle (checkpoints churn: keep the versioning overhead small). */
     bucket: z
       .object({

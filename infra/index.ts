@@ -48,7 +48,11 @@ const storage = new Storage("storage", {
   abortMultipartDays: cfg.bucket.abortMultipartDays,
 });
 
-const registry = new Registry("registry", { clusterName: cfg.clusterName });
+const registry = new Registry("registry", {
+  clusterName: cfg.clusterName,
+  registryCache: cfg.images.registryCache,
+  builder: cfg.images.builder,
+});
 
 const karpenter = new Karpenter("karpenter", {
   clusterName: cfg.clusterName,

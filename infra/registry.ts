@@ -1,7 +1,18 @@
 /**
  * ECR repositories (scan on push, immutable tags except the build cache tag) and the two
- * images built from images/ with @pulumi/docker-build, cached in the registry. Their `ref`
- * outputs (tag@digest) go into every team's platform ConfigMap.
+ * images built from images/ with @pulumi/docker-build. Their refs (tag@digest) go into every
+ * team's platform ConfigMap.
+ *
+ * Tags are content hashes of exactly what the build context sends (context-hash.ts), and
+ * ECR tags are immutable: pushing an existing tag again fails. Docker-build rebuilds whenever
+ * any input changes, and the ECR password input changes every 12 hours, so an unchanged
+ * image would be pushed again. When the tag is already in the repository the image is not
+ * pushed, and its ref is the repository's digest for that tag.
+ *
+ * Exporting a registry build cache needs a BuildKit builder that can export caches (the
+ * default `docker` driver refuses unless the containerd image store is on): it is opt-in
+ * (`yunshi:images.registryCache`), with a `docker-container` builder named in
+ * `yunshi:images.builder` (docs/platform.md, "Images").
  */
 import * as aws from "@pulumi/aws";
 import * as dockerBuild from "@pulumi/docker-build";
@@ -18,6 +29,18 @@ export interface RegistryArgs {
   clusterName: string;
   /** Folder holding images/<name>/ (the project root). @default "." */
   root?: string;
+  /** Export a registry build cache (needs a builder that supports it). @default false */
+  registryCache?: boolean;
+  /** Buildx builder to use, e.g. a `docker-container` one. @default the current builder */
+  builder?: string | undefined;
+}
+
+/** The digest already pushed under `tag`, if any. */
+export function existingDigest(
+  images: readonly { imageTag?: string; imageDigest?: string }[],
+  tag: string,
+): string | undefined {
+  return images.find((i) => i.imageTag === tag)?.imageDigest;
 }
 
 export function lifecyclePolicy(): string {
@@ -73,10 +96,15 @@ export class Registry extends pulumi.ComponentResource {
       );
       const contextDir = `${root}/images/${image}`;
       const tag = contextHash(contextDir);
+      const cacheRef = pulumi.interpolate`${repo.repositoryUrl}:${CACHE_TAG}`;
+      const pushed = aws.ecr
+        .getImagesOutput({ repositoryName: repo.name }, { parent: this })
+        .apply((r) => existingDigest(r.imageIds, tag));
       const built = new dockerBuild.Image(
         `${name}-${image}`,
         {
-          push: true,
+          // Same content already in ECR: pushing the immutable tag again would fail.
+          push: pushed.apply((digest) => digest === undefined),
           context: { location: contextDir },
           dockerfile: { location: `${contextDir}/Dockerfile` },
           platforms: ["linux/amd64"],
@@ -88,25 +116,34 @@ export class Registry extends pulumi.ComponentResource {
               password: pulumi.secret(auth.password),
             },
           ],
-          cacheFrom: [
-            { registry: { ref: pulumi.interpolate`${repo.repositoryUrl}:${CACHE_TAG}` } },
-          ],
-          cacheTo: [
-            {
-              registry: {
-                ref: pulumi.interpolate`${repo.repositoryUrl}:${CACHE_TAG}`,
-                mode: "max",
-                imageManifest: true,
-                ociMediaTypes: true,
-              },
-            },
-          ],
+          // Importing a registry cache works with any builder; exporting one does not.
+          cacheFrom: [{ registry: { ref: cacheRef } }],
+          ...(args.registryCache === true
+            ? {
+                cacheTo: [
+                  {
+                    registry: {
+                      ref: cacheRef,
+                      mode: "max" as const,
+                      imageManifest: true,
+                      ociMediaTypes: true,
+                    },
+                  },
+                ],
+              }
+            : {}),
+          ...(args.builder === undefined ? {} : { builder: { name: args.builder } }),
           // Previews must not need a Docker engine.
           buildOnPreview: false,
         },
         { parent: this },
       );
-      refs[image] = built.ref;
+      const ref = pulumi
+        .all([pushed, repo.repositoryUrl, built.ref])
+        .apply(([digest, url, builtRef]) =>
+          digest === undefined ? builtRef : `${url}:${tag}@${digest}`,
+        );
+      refs[image] = ref;
       urls[image] = repo.repositoryUrl;
     }
     this.refs = refs as Record<ImageName, pulumi.Output<string>>;

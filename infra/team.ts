@@ -16,7 +16,11 @@ import {
   type CapacityType,
   type TeamQuota,
 } from "./platform-objects/kueue-objects.ts";
-import { TRAINING_SERVICE_ACCOUNT, teamObjects } from "./platform-objects/team-objects.ts";
+import {
+  TRAINING_SERVICE_ACCOUNT,
+  teamGroup,
+  teamObjects,
+} from "./platform-objects/team-objects.ts";
 
 export {
   CPU_PER_GPU,
@@ -27,7 +31,7 @@ export {
 export { TRAINING_SERVICE_ACCOUNT } from "./platform-objects/team-objects.ts";
 
 export interface TeamArgs {
-  team: TeamQuota;
+  team: TeamQuota & { readonly members: readonly string[] };
   flavors: CapacityType[];
   /** Namespace-level GPU ceiling (also bounded by the NodePool limit). */
   maxGpus: number;
@@ -97,6 +101,21 @@ export class Team extends pulumi.ComponentResource {
       ...k8sOpts,
       dependsOn: [namespace, role],
     });
+    // Members reach the cluster through EKS access entries; their only Kubernetes permissions
+    // come from the group the RoleBinding names.
+    args.team.members.forEach(
+      (principalArn, i) =>
+        new aws.eks.AccessEntry(
+          `${name}-member-${i}`,
+          {
+            clusterName: args.clusterName,
+            principalArn,
+            type: "STANDARD",
+            kubernetesGroups: [teamGroup(ns)],
+          },
+          { parent: this },
+        ),
+    );
 
     new k8s.core.v1.ConfigMap(
       `${name}-platform`,

@@ -34,6 +34,9 @@ export const LauncherEnv = {
   masterPort: "YUNSHI_MASTER_PORT",
   /** Seconds the launcher may spend saving a checkpoint after SIGTERM. */
   graceSeconds: "YUNSHI_GRACE_SECONDS",
+  /** Not set in pods: where the launcher and the agent write why they failed, in place of
+   * the kubelet's /dev/termination-log (local runs and tests). */
+  terminationLog: "YUNSHI_TERMINATION_LOG",
 } as const;
 
 /** Exit codes of the launcher. Codes in `doNotRetry` fail the Job at once through the
@@ -48,15 +51,21 @@ export const LauncherExit = {
   datasetError: 4,
   /** CUDA out of memory: lower train.batchPerGpu or use a bigger GPU. */
   cudaOutOfMemory: 5,
+  /** `last_checkpoint` names a missing file, a symlink or a path outside the work dir, or
+   * is not UTF-8: restore guarantees a regular file inside, so something is broken. */
+  checkpointError: 6,
 } as const;
 export const doNotRetryExitCodes = [
   LauncherExit.configError,
   LauncherExit.datasetError,
   LauncherExit.cudaOutOfMemory,
+  LauncherExit.checkpointError,
 ] as const;
 
-/** Exit codes of the checkpoint agent: 2 = invalid input (bad URI, unreadable dir), which
- * a retry cannot fix; 1 = anything else (network, S3 errors), which it may. */
+/** Exit codes of the checkpoint agent: 2 = invalid input (bad URI, unreadable dir, a corrupt
+ * manifest, an object that cannot be placed under --dest), which a retry cannot fix;
+ * 1 = anything else (network, S3 errors), which it may. The agent also writes the reason
+ * into the container's termination message (status.…terminated.message). */
 export const AgentExit = { ok: 0, failed: 1, invalidInput: 2 } as const;
 
 /** The checkpoint agent's executable in its image and its commands' argv. Containers get

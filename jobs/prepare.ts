@@ -13,7 +13,12 @@ import {
   type PlatformContext,
 } from "./platform.ts";
 import { checkPodSpec } from "../policies/job-rules.ts";
-import { podTemplatesOf, renderKubernetesObjects, type KubeObject } from "./render/kubernetes.ts";
+import {
+  podTemplatesOf,
+  renderKubernetesObjects,
+  type KubeObject,
+  type RenderInput,
+} from "./render/kubernetes.ts";
 import { VERSION } from "./version.ts";
 
 /** Platform flags shared by render and submit --dry-run. */
@@ -96,12 +101,17 @@ export interface RenderedExperiment {
  * objects are built (the config inside its ConfigMap) and the job rules run on them.
  * `validate` calls this too, so validate and render can never disagree about a spec.
  */
-export function renderChecked(loaded: LoadedExperiment, platform: PlatformContext): KubeObject[] {
+export function renderChecked(
+  loaded: LoadedExperiment,
+  platform: PlatformContext,
+  options: RenderOptions = {},
+): KubeObject[] {
   const objects = renderKubernetesObjects({
     experiment: loaded.experiment,
     platform,
     specHash: loaded.specHash,
     version: VERSION,
+    ...options,
   });
   // The job rules hold for everything we render; a violation is a bug in yunshi.
   const violations = objects.flatMap((o) =>
@@ -117,11 +127,15 @@ export function renderChecked(loaded: LoadedExperiment, platform: PlatformContex
   return objects;
 }
 
+/** Rendering choices that are not platform settings (see RenderInput). */
+export type RenderOptions = Pick<RenderInput, "keepFinished">;
+
 /** Load, validate and render each file; nothing is returned unless every file is valid. */
 export async function renderFiles(
   files: readonly string[],
   flags: PlatformFlags,
   onWarning: (file: string, w: SpecIssue) => void,
+  options: RenderOptions = {},
 ): Promise<RenderedExperiment[]> {
   const out: RenderedExperiment[] = [];
   for (const file of files) {
@@ -129,7 +143,7 @@ export async function renderFiles(
     loaded.warnings.forEach((w) => onWarning(file, w));
     assertClusterReady(loaded, file);
     const platform = platformFromFlags(flags, loaded.experiment);
-    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform) });
+    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform, options) });
   }
   const names = out.map((r) => `${r.platform.namespace}/${r.loaded.experiment.name}`);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

@@ -17,6 +17,8 @@ ENV_NODE_RANK = "YUNSHI_NODE_RANK"
 ENV_MASTER_ADDR = "YUNSHI_MASTER_ADDR"
 ENV_MASTER_PORT = "YUNSHI_MASTER_PORT"
 ENV_GRACE_SECONDS = "YUNSHI_GRACE_SECONDS"
+# Not set in pods: replaces the kubelet's /dev/termination-log (local runs and tests).
+ENV_TERMINATION_LOG = "YUNSHI_TERMINATION_LOG"
 
 LAUNCHER_ENV = {
     "experiment": ENV_EXPERIMENT,
@@ -28,14 +30,16 @@ LAUNCHER_ENV = {
     "masterAddr": ENV_MASTER_ADDR,
     "masterPort": ENV_MASTER_PORT,
     "graceSeconds": ENV_GRACE_SECONDS,
+    "terminationLog": ENV_TERMINATION_LOG,
 }
 
-# Exit codes (LauncherExit); 3, 4 and 5 make the podFailurePolicy fail the Job at once.
+# Exit codes (LauncherExit); 3, 4, 5 and 6 make the podFailurePolicy fail the Job at once.
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG_ERROR = 3
 EXIT_DATASET_ERROR = 4
 EXIT_CUDA_OOM = 5
+EXIT_CHECKPOINT_ERROR = 6
 
 LAUNCHER_EXIT = {
     "ok": EXIT_OK,
@@ -43,8 +47,9 @@ LAUNCHER_EXIT = {
     "configError": EXIT_CONFIG_ERROR,
     "datasetError": EXIT_DATASET_ERROR,
     "cudaOutOfMemory": EXIT_CUDA_OOM,
+    "checkpointError": EXIT_CHECKPOINT_ERROR,
 }
-DO_NOT_RETRY_EXIT_CODES = [EXIT_CONFIG_ERROR, EXIT_DATASET_ERROR, EXIT_CUDA_OOM]
+DO_NOT_RETRY_EXIT_CODES = [EXIT_CONFIG_ERROR, EXIT_DATASET_ERROR, EXIT_CUDA_OOM, EXIT_CHECKPOINT_ERROR]
 
 # Fixed paths inside the pod (PodPaths); used as defaults when a variable is unset.
 WORK_DIR = "/yunshi/work"

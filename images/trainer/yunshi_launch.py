@@ -2,7 +2,8 @@
 """yunshi-launch: the trainer container's entrypoint.
 
 Turns the pod's environment (yunshi_contract.LAUNCHER_ENV, set by the Job renderer) into one
-MMDetection training run: resume only from a `last_checkpoint` that names an existing file,
+MMDetection training run: resume only from a regular file inside the work dir that
+`last_checkpoint` names (anything else named there fails with exit 6),
 torchrun for more than one process, checkpoint-then-stop on SIGTERM within the grace
 period, exit codes the podFailurePolicy understands, and goodput.json.
 
@@ -18,6 +19,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -39,6 +41,15 @@ FATAL_PATTERN = re.compile(re.escape(C.FATAL_MARKER) + r" \(([a-z-]+)\)")
 
 class LaunchError(Exception):
     """The pod's environment is unusable: a retry would fail the same way (exit 3)."""
+
+
+class CheckpointError(Exception):
+    """`last_checkpoint` names something training must not resume from (exit 6).
+
+    Restore places the checkpoint and only then writes `last_checkpoint`, always naming a
+    regular file inside the work dir. Anything else means the work dir volume, the restore
+    step or the bucket is broken or hostile; starting from scratch would silently throw the
+    run's progress away, and resuming from another path would load a file nobody verified."""
 
 
 @dataclass(frozen=True)
@@ -123,25 +134,63 @@ class Restore:
     reason: str
 
 
+def _inside(path: str, root: str) -> bool:
+    return path != root and os.path.commonpath([path, root]) == root
+
+
 def find_resume(work_dir: str) -> Restore:
-    """Resume only from a `last_checkpoint` naming an existing file.
+    """Resume only from a regular file inside the work dir that `last_checkpoint` names.
+
+    No `last_checkpoint` (or an empty one) is a first run: the config's load_from applies.
+    Everything else that cannot be resumed from raises CheckpointError (see there).
 
     `tools/train.py --resume` without a path also clears load_from, silently dropping the
     pretrained weights on a first run; so the launcher always passes an explicit path, and
-    nothing at all when there is no checkpoint (the config's load_from then applies)."""
+    nothing at all when there is no checkpoint."""
     marker = os.path.join(work_dir, C.LAST_CHECKPOINT_FILE)
     try:
-        with open(marker, encoding="utf-8") as f:
-            named = f.read().strip()
+        # O_NOFOLLOW: a symlink in its place could make the launcher read any file.
+        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return Restore(False, None, False, "no last_checkpoint: starting from load_from")
     except OSError as e:
-        return Restore(False, None, False, f"last_checkpoint unreadable ({e}): starting from load_from")
+        if os.path.islink(marker):
+            raise CheckpointError(f"{marker} is a symlink; refusing to follow it") from None
+        raise CheckpointError(f"cannot read {marker}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise CheckpointError(f"cannot read {marker}: {e.strerror or e}") from None
+    try:
+        named = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as e:
+        raise CheckpointError(
+            f"{marker} is not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 1]!r}); it must hold one path"
+        ) from None
     if not named:
         return Restore(True, None, False, "last_checkpoint is empty: starting from load_from")
-    path = named if os.path.isabs(named) else os.path.join(work_dir, named)
-    if not os.path.isfile(path):
-        return Restore(True, path, False, f"last_checkpoint names a missing file {path}: starting from load_from")
+    if "\0" in named or "\n" in named:
+        raise CheckpointError(f"{marker} must hold one path; it holds {named[:200]!r}")
+    root = os.path.realpath(work_dir)
+    path = os.path.normpath(named if os.path.isabs(named) else os.path.join(work_dir, named))
+    if not _inside(path, os.path.normpath(work_dir)) or not _inside(os.path.realpath(path), root):
+        raise CheckpointError(
+            f"{marker} names {path!r}, outside the work dir {work_dir}; only a checkpoint inside it is resumed from"
+        )
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{marker} names {path}, which does not exist. Restore places the file before it writes "
+            "last_checkpoint, so the work dir volume or the restore step is broken; see the restore container's log"
+        ) from None
+    except OSError as e:
+        raise CheckpointError(f"{marker} names {path!r}, which cannot be read: {e.strerror or e}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise CheckpointError(f"{marker} names {path}, which is a symlink; only a regular file is resumed from")
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"{marker} names {path}, which is not a regular file")
     return Restore(True, path, True, f"resuming from {path}")
 
 
@@ -320,6 +369,24 @@ def _try(fn, *args, **kwargs) -> None:
         log(f"warning: cannot write goodput.json: {e}")
 
 
+def termination_message(message: str) -> None:
+    """Put the reason into the container's termination message (`yunshi status` shows it).
+
+    Only into a file that exists (the kubelet creates /dev/termination-log in a pod), never
+    through a symlink, never failing: the exit code already says what happened."""
+    path = os.environ.get(C.ENV_TERMINATION_LOG, "/dev/termination-log")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        os.write(fd, message.encode("utf-8", "replace")[:4096])
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="yunshi-launch",
@@ -340,7 +407,12 @@ def main(argv: list[str] | None = None) -> int:
         return run(settings)
     except LaunchError as e:
         log(f"configuration error: {e}")
+        termination_message(f"exit {C.EXIT_CONFIG_ERROR}: {e}")
         return C.EXIT_CONFIG_ERROR
+    except CheckpointError as e:
+        log(f"checkpoint error: {e}")
+        termination_message(f"exit {C.EXIT_CHECKPOINT_ERROR}: {e}")
+        return C.EXIT_CHECKPOINT_ERROR
 
 
 if __name__ == "__main__":

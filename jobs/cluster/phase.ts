@@ -80,6 +80,8 @@ export function exitMeaning(container: string, code: number): string {
         return "dataset error (exit 4): the dataset's annotations or images are missing or unreadable; check dataset.uri and its layout";
       case LauncherExit.cudaOutOfMemory:
         return "CUDA out of memory (exit 5): lower train.batchPerGpu or use a GPU with more memory";
+      case LauncherExit.checkpointError:
+        return "checkpoint error (exit 6): last_checkpoint names no regular file inside the work dir; see `yunshi logs`";
       case LauncherExit.failed:
         return "training failed (exit 1); see `yunshi logs`";
     }

@@ -10,6 +10,10 @@ export function registerRender(program: Command, io: Io): void {
     .description("print the Kubernetes objects of experiments (no cluster needed)")
     .argument("<files...>", "exp.yaml files")
     .option("-o, --output-dir <dir>", "write one file per object plus kustomization.yaml")
+    .option(
+      "--keep-finished",
+      "no TTL on Jobs/JobSets: finished runs stay until deleted (GitOps, where removing the spec ends a run; see examples/gitops/)",
+    )
     .addOption(
       new Option("--format <format>", "stdout format").choices(["yaml", "json"]).default("yaml"),
     );
@@ -18,8 +22,11 @@ export function registerRender(program: Command, io: Io): void {
     const { renderFiles } = await import("../prepare.ts");
     const { toJsonArray, toYamlDocuments, writeManifestDir } =
       await import("../render/serialize.ts");
-    const rendered = await renderFiles(files, platformFlagsOf(opts), (file, w) =>
-      io.err(`⚠ ${file}: ${formatIssue(w)}\n`),
+    const rendered = await renderFiles(
+      files,
+      platformFlagsOf(opts),
+      (file, w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`),
+      { keepFinished: opts.keepFinished === true },
     );
     const objects = rendered.flatMap((r) => r.objects);
     const dir = opts.outputDir;

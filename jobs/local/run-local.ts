@@ -414,6 +414,8 @@ async function execute(
     [LauncherExit.configError]: "the MMDetection config does not load or build",
     [LauncherExit.datasetError]: "the dataset (annotations or images) is missing or unreadable",
     [LauncherExit.cudaOutOfMemory]: "CUDA out of memory: lower train.batchPerGpu",
+    [LauncherExit.checkpointError]:
+      "last_checkpoint names no regular file inside the work dir (see the trainer log)",
   };
   phase(
     "Failed",

@@ -28,6 +28,12 @@ export interface RenderInput {
   readonly specHash: string;
   /** Version of yunshi written into labels. */
   readonly version: string;
+  /**
+   * Keep finished runs instead of deleting them after TTL_SECONDS_AFTER_FINISHED. For
+   * GitOps: a controller that re-applies what git holds would recreate an expired run and
+   * train it again; there, removing the spec from git is what ends a run's life.
+   */
+  readonly keepFinished?: boolean;
 }
 
 /** Names of the JobSet failure-policy rules (status reads them back from the JobSet's status). */
@@ -46,6 +52,9 @@ export const DISRUPTION_FAILURE_MESSAGE = "has condition DisruptionTarget matchi
 
 /** Finished Jobs stay a week so that `status` can still explain them. */
 export const TTL_SECONDS_AFTER_FINISHED = 7 * 24 * 3600;
+
+const ttl = (input: RenderInput): { ttlSecondsAfterFinished?: number } =>
+  input.keepFinished === true ? {} : { ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED };
 
 export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
   const { experiment: exp, platform } = input;
@@ -111,12 +120,15 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
         values: [...doNotRetryExitCodes],
       },
     },
-    ...[ContainerNames.fetch, ContainerNames.restore].map(
-      (containerName): IPodFailurePolicyRule => ({
+    // The agent's init containers that this pod has (a rule may name only those; there is
+    // no fetch-pretrained without s3:// weights): an invalid-input exit (bad URI, corrupt
+    // manifest) fails the same way on every retry.
+    ...[ContainerNames.fetch, ContainerNames.fetchPretrained, ContainerNames.restore]
+      .filter((name) => template.spec?.initContainers?.some((c) => c.name === name) === true)
+      .map((containerName): IPodFailurePolicyRule => ({
         action: "FailJob",
         onExitCodes: { containerName, operator: "In", values: [AgentExit.invalidInput] },
-      }),
-    ),
+      })),
   ];
 
   if (!multiNode) {
@@ -139,11 +151,16 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
       spec: {
         // Preemptions (DisruptionTarget) do not count against retries; errors that a
         // retry cannot fix fail the Job at once.
+        // Retries per index (the same limit for a single index) make the Job controller
+        // annotate each replacement pod with the failures and ignored failures (preemptions)
+        // before it: status counts restarts from there after the old pods are gone.
+        backoffLimitPerIndex: exp.retries,
+        maxFailedIndexes: 0,
         ...jobSpec(exp.retries, [
           { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
           ...doNotRetry,
         ]),
-        ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+        ...ttl(input),
       },
     };
     return [configMap, service, job];
@@ -202,7 +219,7 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
           },
         },
       ],
-      ttlSecondsAfterFinished: TTL_SECONDS_AFTER_FINISHED,
+      ...ttl(input),
     },
   };
   return [configMap, jobSet];

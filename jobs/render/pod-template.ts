@@ -104,6 +104,9 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
     // User strings (s3:// keys) are in argv: escape `$` so the kubelet expands nothing.
     args: argv.map(escapeForKubelet),
     env: s3Env,
+    // The agent writes why it failed (e.g. a corrupt manifest) to /dev/termination-log;
+    // should it die before that, the last log lines become the status message instead.
+    terminationMessagePolicy: "FallbackToLogsOnError",
     volumeMounts: [...mounts, { name: "tmp", mountPath: "/tmp" }],
     resources: {
       requests: { cpu: "250m", memory: "256Mi" },

@@ -3,6 +3,9 @@
  * flaky S3 endpoint does: 500 InternalError, 503 SlowDown, connections reset before a
  * response, and responses cut off mid-body. It forwards requests byte for byte (Host
  * header included, so SigV4 signatures still verify at s3rver).
+ *
+ * Faults are scheduled by request count, never by wall-clock time: an agent that starts
+ * slowly on a loaded machine (tsx transpiling) still meets every fault it was meant to.
  */
 import {
   createServer,
@@ -17,8 +20,22 @@ export type FaultKind = "500" | "503" | "reset" | "truncate";
 
 export interface FaultProxy {
   readonly endpoint: string;
-  /** Misbehave for the next `ms` milliseconds, cycling through `kinds`. */
-  failFor(ms: number, kinds: readonly FaultKind[]): void;
+  /**
+   * Forward the next `after` requests, then fail every `every`-th one (1 = each one),
+   * cycling through `kinds`, until `count` faults have been injected; then forward again.
+   */
+  failRequests(opts: {
+    after?: number;
+    count: number;
+    every: number;
+    kinds: readonly FaultKind[];
+  }): void;
+  /** Fail every request with these kinds until `recover()`. */
+  failAll(kinds: readonly FaultKind[]): void;
+  recover(): void;
+  /** Hold every request from now on (an upload stays "in flight") until `resume()`. */
+  pause(): void;
+  resume(): void;
   readonly injected: Record<FaultKind, number>;
   readonly forwarded: () => number;
   close(): Promise<void>;
@@ -28,7 +45,10 @@ const xmlError = (code: string, message: string): string =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
 
 export async function startFaultProxy(target: { port: number }): Promise<FaultProxy> {
-  let until = 0;
+  let remaining = 0;
+  let every = 1;
+  let seen = 0;
+  let skip = 0;
   let kinds: readonly FaultKind[] = [];
   let n = 0;
   let forwarded = 0;
@@ -63,8 +83,16 @@ export async function startFaultProxy(target: { port: number }): Promise<FaultPr
     forwarded++;
   };
 
-  const server: Server = createServer((req, res) => {
-    if (Date.now() >= until || kinds.length === 0) return forward(req, res, false);
+  let held: (() => void)[] | undefined;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (held !== undefined) {
+      held.push(() => handle(req, res));
+      return;
+    }
+    if (remaining <= 0 || kinds.length === 0 || ++seen <= skip || (seen - skip) % every !== 0) {
+      return forward(req, res, false);
+    }
+    remaining--;
     const kind = kinds[n++ % kinds.length] as FaultKind;
     injected[kind]++;
     // Only GETs have a body worth cutting; others get a reset instead.
@@ -79,14 +107,36 @@ export async function startFaultProxy(target: { port: number }): Promise<FaultPr
       res.writeHead(status, { "content-type": "application/xml" });
       res.end(xmlError(code, "injected by the test's fault proxy"));
     });
-  });
+  };
+  const server: Server = createServer(handle);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    failFor(ms, k) {
-      until = Date.now() + ms;
+    failRequests(opts) {
+      remaining = opts.count;
+      every = Math.max(1, opts.every);
+      skip = opts.after ?? 0;
+      seen = 0;
+      kinds = opts.kinds;
+    },
+    failAll(k) {
+      remaining = Number.POSITIVE_INFINITY;
+      every = 1;
+      skip = 0;
+      seen = 0;
       kinds = k;
+    },
+    recover() {
+      remaining = 0;
+    },
+    pause() {
+      held ??= [];
+    },
+    resume() {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const go of waiting) go();
     },
     injected,
     forwarded: () => forwarded,

@@ -120,7 +120,15 @@ describe("a flaky endpoint (500, 503 SlowDown, resets, cut bodies) that recovers
     const data = await writeCheckpoint(work, "epoch_1.pth", 20 * MiB);
     const env = agentEnv(proxy.endpoint);
     const before = { ...proxy.injected };
-    proxy.failFor(1500, ["500", "reset", "503", "500", "reset"]);
+    // By request count, not a time window: the faults land however late the agent starts.
+    // After bucket check, manifest read and log listing: five in a row on the multipart
+    // upload, more than the SDK's own 3 attempts, so the agent's retry layer must act.
+    proxy.failRequests({
+      after: 3,
+      count: 5,
+      every: 1,
+      kinds: ["500", "reset", "503", "500", "reset"],
+    });
     const up = await runAgent(
       [
         "snapshot",
@@ -145,12 +153,23 @@ describe("a flaky endpoint (500, 503 SlowDown, resets, cut bodies) that recovers
     expect(manifest.latest?.sha256).toBe(createHash("sha256").update(data).digest("hex"));
 
     const dest = await tempDir("flaky-restore");
-    proxy.failFor(1500, ["truncate", "503", "reset", "truncate", "500"]);
+    const total = (c: Record<string, number>): number =>
+      Object.values(c).reduce((a, b) => a + b, 0);
+    const beforeRestore = total(proxy.injected);
+    // After bucket check, manifest read, log listing and HEAD: on the ranged GETs.
+    proxy.failRequests({
+      after: 4,
+      count: 5,
+      every: 1,
+      kinds: ["truncate", "503", "reset", "truncate", "500"],
+    });
     const down = await runAgent(
       ["restore", "--work-dir", dest, "--uri", `s3://${BUCKET}/${prefix}`, "--part-size-mib", "5"],
       env,
     );
     expect(down.code, down.stderr).toBe(0);
+    // All five faults landed during the restore (the SDK's own retries may absorb them).
+    expect(total(proxy.injected) - beforeRestore, JSON.stringify(proxy.injected)).toBe(5);
     expect((await readFile(join(dest, "epoch_1.pth"))).equals(data)).toBe(true);
     const injected = Object.entries(proxy.injected).map(
       ([k, v]) => v - (before[k as keyof typeof before] ?? 0),
@@ -163,7 +182,7 @@ describe("a flaky endpoint (500, 503 SlowDown, resets, cut bodies) that recovers
 
   it("gives up with exit 1 when the server stays down", async () => {
     const dest = await tempDir("down-restore");
-    proxy.failFor(60_000, ["503"]);
+    proxy.failAll(["503"]);
     try {
       const r = await runAgent(
         ["restore", "--work-dir", dest, "--uri", `s3://${BUCKET}/faults/flaky/`],
@@ -173,7 +192,7 @@ describe("a flaky endpoint (500, 503 SlowDown, resets, cut bodies) that recovers
       expect(r.stderr).toMatch(/SlowDown|503/);
       expect(await readdir(dest).catch(() => [])).toEqual([]);
     } finally {
-      proxy.failFor(0, []);
+      proxy.recover();
     }
   });
 });

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { MANIFEST_KEY } from "../../images/checkpoint-agent/src/layout.ts";
 import { parseManifest } from "../../images/checkpoint-agent/src/manifest.ts";
+import { startFaultProxy, type FaultProxy } from "./fault-proxy.ts";
 import {
   agentEnv,
   BUCKET,
@@ -14,6 +15,13 @@ import {
 } from "./helpers.ts";
 
 const s3 = useS3();
+// Requests are held at the proxy while the test signals the agent, so "mid-upload" does not
+// depend on how fast this machine uploads (no race against the clock).
+let proxy: FaultProxy;
+beforeAll(async () => {
+  proxy = await startFaultProxy(s3);
+});
+afterAll(async () => proxy.close());
 
 const hex = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 const slowUpload = ["--interval", "0.1", "--part-size-mib", "5", "--concurrency", "1"];
@@ -32,14 +40,17 @@ it("SIGTERM mid-upload: the upload completes, the final sync runs, the checkpoin
       "2",
       ...slowUpload,
     ],
-    agentEnv(s3.endpoint),
+    agentEnv(proxy.endpoint),
   );
   await agent.waitFor("watching");
+  proxy.pause();
   const e1 = await writeCheckpoint(work, "epoch_1.pth", 48 * MiB);
   await agent.waitFor("uploading epoch_1.pth");
   // The trainer saves once more on SIGTERM before the sidecar is told to stop.
   const e2 = await writeCheckpoint(work, "epoch_2.pth", 8 * MiB);
   agent.child.kill("SIGTERM");
+  await agent.waitFor("SIGTERM: finishing");
+  proxy.resume();
   const { code } = await agent.done;
   expect(code, agent.stderr()).toBe(0);
   expect(agent.stderr()).toMatch(
@@ -68,15 +79,17 @@ it("a second SIGTERM aborts: exit 1, and the manifest names only complete upload
       "2",
       ...slowUpload,
     ],
-    agentEnv(s3.endpoint),
+    agentEnv(proxy.endpoint),
   );
   await agent.waitFor("committed epoch_1.pth");
+  proxy.pause();
   await writeCheckpoint(work, "epoch_2.pth", 96 * MiB);
   await agent.waitFor("uploading epoch_2.pth");
   agent.child.kill("SIGTERM");
   await agent.waitFor("SIGTERM: finishing");
   agent.child.kill("SIGTERM");
   const { code } = await agent.done;
+  proxy.resume();
   expect(code, agent.stderr()).toBe(1);
   expect(agent.stderr()).not.toContain("committed epoch_2.pth");
   const store = testStore(s3.endpoint);

@@ -11,10 +11,18 @@ import { resolveNamed } from "../../images/checkpoint-agent/src/last-checkpoint.
 import {
   commitBest,
   commitCheckpoint,
+  CorruptManifestError,
   emptyManifest,
   parseManifest,
+  parseManifestChecked,
   type ManifestEntry,
 } from "../../images/checkpoint-agent/src/manifest.ts";
+import {
+  MAX_SEGMENT_BYTES,
+  safeJoin,
+  safeObjectKey,
+  UnsafePathError,
+} from "../../images/checkpoint-agent/src/safe-path.ts";
 import { backoffMs } from "../../images/checkpoint-agent/src/retry.ts";
 import { classifyError } from "../../images/checkpoint-agent/src/s3-store.ts";
 import { resolveS3Config } from "../../images/checkpoint-agent/src/s3-config.ts";
@@ -79,7 +87,12 @@ describe("checkpoint names", () => {
       relPath: "epoch_1.pth",
       file: "epoch_1.pth",
     });
-    expect(resolveNamed("/w", "/elsewhere/epoch_1.pth").relPath).toBe("epoch_1.pth");
+    expect(resolveNamed("/w", "sub/iter_2.pth")?.relPath).toBe("sub/iter_2.pth");
+  });
+  it("names nothing outside the work dir: such a checkpoint is never uploaded", () => {
+    expect(resolveNamed("/w", "/elsewhere/epoch_1.pth")).toBeUndefined();
+    expect(resolveNamed("/w", "../w2/epoch_1.pth")).toBeUndefined();
+    expect(resolveNamed("/w", "/w")).toBeUndefined();
   });
 });
 
@@ -127,6 +140,77 @@ describe("manifest rules", () => {
       /s3:\/\/b\/LATEST.json is not valid JSON/,
     );
     expect(() => parseManifest('{"version":2}', "m")).toThrow(/not a yunshi manifest/);
+    // Exit 2, not 1: a retry reads the same bytes (SECURITY.md, "The object store").
+    expect(() => parseManifest("{", "m")).toThrow(CorruptManifestError);
+    expect(new CorruptManifestError("x")).toBeInstanceOf(InputError);
+  });
+  it("rejects entries whose relPath, key or file could leave their place, and keeps the rest in order", () => {
+    const bad: Partial<ManifestEntry>[] = [
+      { relPath: "../../escaped.pth" },
+      { relPath: "/etc/cron.d/x" },
+      { relPath: "a/./b.pth" },
+      { relPath: "a\\..\\b.pth" },
+      { relPath: `${"x".repeat(MAX_SEGMENT_BYTES + 1)}.pth` },
+      { key: "checkpoints/../../other-team/exp/checkpoints/epoch_1.pth" },
+      { key: "/abs/epoch_1.pth" },
+      { key: "logs/epoch_1.pth" },
+      { file: "../epoch_1.pth" },
+    ];
+    const m = {
+      version: 1,
+      latest: null,
+      history: [...bad.map((b, i) => ({ ...entry(10 + i), ...b })), entry(2), entry(1)],
+      best: null,
+      updated: "t",
+    };
+    const parsed = parseManifestChecked(JSON.stringify(m), "m");
+    expect(parsed.rejected.map((r) => r.index)).toEqual(bad.map((_, i) => i));
+    expect(parsed.rejected[0]?.reason).toMatch(/relPath: it has a '\.\.' segment/);
+    expect(parsed.rejected[1]?.reason).toMatch(/relPath: it is an absolute path/);
+    expect(parsed.rejected[5]?.reason).toMatch(/key: it has a '\.\.' segment/);
+    expect(parsed.rejected[7]?.reason).toMatch(/key: must lie under checkpoints\//);
+    expect(parsed.manifest.history.map((e) => e.file)).toEqual(["epoch_2.pth", "epoch_1.pth"]);
+    expect(parsed.manifest.latest?.file).toBe("epoch_2.pth");
+    expect(parsed.candidates.map((c) => ("entry" in c ? c.entry.file : "rejected"))).toEqual([
+      ...bad.map(() => "rejected"),
+      "epoch_2.pth",
+      "epoch_1.pth",
+    ]);
+  });
+});
+
+describe("safe paths: one join for every name from the bucket", () => {
+  it("joins safe relative paths under the root", () => {
+    expect(safeJoin("/w", "epoch_1.pth", "x")).toBe("/w/epoch_1.pth");
+    expect(safeJoin("/w", "20260101_000000/vis_data/scalars.json", "x")).toBe(
+      "/w/20260101_000000/vis_data/scalars.json",
+    );
+    expect(safeObjectKey("ns/exp/", "checkpoints/epoch_1.pth", "key")).toBe(
+      "ns/exp/checkpoints/epoch_1.pth",
+    );
+  });
+  it("refuses climbing, absolute, empty, control-character and over-long names, naming them", () => {
+    const cases: [string, RegExp][] = [
+      ["../x", /'\.\.' segment/],
+      ["a/../../x", /'\.\.' segment/],
+      ["/etc/passwd", /absolute path/],
+      ["", /empty/],
+      ["a//b", /empty or '\.' segment/],
+      ["./a", /empty or '\.' segment/],
+      ["a\nb", /control character/],
+      ["a\u0000b", /control character/],
+      ["..\\x", /backslash/],
+      ["y".repeat(MAX_SEGMENT_BYTES + 1), /at most 240/],
+    ];
+    for (const [rel, message] of cases) {
+      expect(() => safeJoin("/w", rel, "log object"), rel).toThrow(UnsafePathError);
+      expect(() => safeJoin("/w", rel, "log object"), rel).toThrow(message);
+      expect(() => safeObjectKey("p/", rel, "manifest key"), rel).toThrow(UnsafePathError);
+    }
+    // A multi-byte name counts bytes, not characters: 81 CJK characters are 243 bytes.
+    expect(() => safeJoin("/w", "云".repeat(81), "x")).toThrow(/243 bytes/);
+    const deep = Array.from({ length: 17 }, () => "d".repeat(240)).join("/");
+    expect(() => safeJoin("/w", deep, "object path")).toThrow(/Linux allows 4095/);
   });
 });
 

@@ -34,7 +34,7 @@ describe("parseStackConfig", () => {
         capacityTypes: ["spot", "on-demand"],
         maxGpus: 16,
       },
-      teams: [{ name: "ml", spotGpus: 8, onDemandGpus: 0, weight: 1 }],
+      teams: [{ name: "ml", spotGpus: 8, onDemandGpus: 0, weight: 1, members: [] }],
       bucket: { noncurrentVersionDays: 3, abortMultipartDays: 1 },
     });
   });
@@ -212,7 +212,9 @@ describe("Pulumi.dev.yaml", () => {
     flat["yunshi:apiAccessCidrs"] = JSON.stringify(["81.2.69.7/32"]);
     const cfg = parseStackConfig(rawConfigFrom(flat), { region: flat["aws:region"], stack: "dev" });
     expect(cfg.gpu.maintenanceWindow).toEqual({ day: "sun", startHourUtc: 2, hours: 4 });
-    expect(cfg.teams).toEqual([{ name: "vision", spotGpus: 8, onDemandGpus: 2, weight: 1 }]);
+    expect(cfg.teams).toEqual([
+      { name: "vision", spotGpus: 8, onDemandGpus: 2, weight: 1, members: [] },
+    ]);
     const documented = Object.keys(doc.config)
       .filter((k) => k.startsWith("yunshi:"))
       .map((k) => k.slice(7));

@@ -12,6 +12,8 @@ export const PROGRAM = "../../infra/index.ts";
 
 /** The AWS partition the mocks report (getPartition and every ARN they make up). */
 let partition = "aws";
+/** Images already in ECR, by repository name (what getImages reports). */
+let ecrImages: Readonly<Record<string, readonly { imageTag: string; imageDigest: string }[]>> = {};
 
 export interface Recorded {
   urn: string;
@@ -147,6 +149,10 @@ function callResult(token: string, inputs: Record<string, unknown>): Record<stri
         userId: "AIDAEXAMPLE",
         id: ACCOUNT,
       };
+    case "aws:ecr/getImages:getImages": {
+      const repositoryName = String(inputs["repositoryName"]);
+      return { repositoryName, imageIds: ecrImages[repositoryName] ?? [], id: repositoryName };
+    }
     case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
       return {
         registryId: inputs["registryId"],
@@ -188,7 +194,10 @@ interface RecordingMonitor {
  */
 export async function runProgram(
   config: Record<string, string>,
-  options: { readonly partition?: string } = {},
+  options: {
+    readonly partition?: string;
+    readonly ecrImages?: Record<string, { imageTag: string; imageDigest: string }[]>;
+  } = {},
 ): Promise<{
   resources: Recorded[];
   outputs: Record<string, unknown>;
@@ -197,6 +206,7 @@ export async function runProgram(
 }> {
   const resources: Recorded[] = [];
   partition = options.partition ?? "aws";
+  ecrImages = options.ecrImages ?? {};
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
     {

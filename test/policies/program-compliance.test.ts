@@ -21,7 +21,7 @@ it("passes every resource policy", async () => {
       violations.push(...(await validateResource(policy, r.type, r.inputs)));
   expect(violations).toEqual([]);
   // The policies did look at the resources they guard.
-  expect(resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release")).toHaveLength(4);
+  expect(resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release")).toHaveLength(5);
   expect(resources.filter((r) => r.type === "aws:ecr/repository:Repository")).toHaveLength(2);
 });
 

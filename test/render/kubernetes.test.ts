@@ -338,6 +338,26 @@ describe("variants", () => {
     );
   });
 
+  it("fails the Job at once on an agent's invalid-input exit, in every agent init container it has", () => {
+    const failJobContainers = (objects: ReturnType<typeof renderPatch>): (string | undefined)[] =>
+      objects
+        .filter((o) => o.kind === "Job")
+        .flatMap((o) => o.spec!.podFailurePolicy!.rules)
+        .filter((r) => r.action === "FailJob" && r.onExitCodes?.values.includes(2))
+        .map((r) => r.onExitCodes?.containerName);
+    // fetch-pretrained exists only for s3:// weights; a rule may name only a container
+    // the pod has (API validation), so it comes and goes with the container.
+    expect(
+      failJobContainers(renderPatch({ model: { pretrained: "s3://bucket/w/model.pth" } })),
+    ).toEqual(["fetch-dataset", "fetch-pretrained", "restore"]);
+    expect(failJobContainers(renderPatch({}))).toEqual(["fetch-dataset", "restore"]);
+    // The agent's reason (e.g. a corrupt manifest) reaches the pod status.
+    const [t] = templates(renderPatch({}));
+    for (const c of t!.spec!.initContainers!) {
+      expect(c.terminationMessagePolicy, c.name).toBe("FallbackToLogsOnError");
+    }
+  });
+
   it("CPU-only runs have no GPU limit or toleration", () => {
     const [t] = templates(renderPatch({ resources: { gpusPerNode: 0 } }));
     expect(trainerOf(t!).resources!.limits!["nvidia.com/gpu"]).toBeUndefined();

@@ -1,15 +1,23 @@
 /**
  * Download one object with parallel ranged GETs into `<dest>.yunshi-partial`, hash it in
- * order as parts arrive (no second read pass), check size and SHA-256, then rename onto `dest`. A reader of `dest` never
- * sees a partial or unverified file: rename is atomic within one filesystem.
+ * order as parts arrive (no second read pass), check size and SHA-256, then rename onto
+ * `dest`. A reader of `dest` never sees a partial or unverified file: rename is atomic
+ * within one filesystem. Nothing is written through a symlink (safe-path.ts): the parents
+ * between the trusted root and `dest` must be real directories, the temp file is created
+ * exclusively, and rename replaces a link at `dest` instead of following it.
  */
 import { createHash, type Hash } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { lstat, open, rename, rm } from "node:fs/promises";
 import { VerificationError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { Progress, type LogFn } from "./progress.ts";
+import {
+  createExclusive,
+  describeFsError,
+  ensureParentDirs,
+  UnsafePathError,
+} from "./safe-path.ts";
 import { partSizeFor, type TransferOptions } from "./transfer-options.ts";
 
 export const PARTIAL_SUFFIX = ".yunshi-partial";
@@ -24,6 +32,8 @@ export const DIR_MODE = 0o2775;
 export interface DownloadRequest {
   readonly key: string;
   readonly size: number;
+  /** The directory the caller trusts (work dir, --dest); `dest` lies below it (safeJoin). */
+  readonly root: string;
   readonly dest: string;
   readonly label: string;
   readonly transfer: TransferOptions;
@@ -77,8 +87,11 @@ export async function downloadToFile(
   store: ObjectStore,
   req: DownloadRequest,
 ): Promise<DownloadResult> {
-  await mkdir(dirname(req.dest), { recursive: true, mode: DIR_MODE });
   const tmp = `${req.dest}${PARTIAL_SUFFIX}`;
+  const fh = await localStep(req.dest, async () => {
+    await ensureParentDirs(req.root, req.dest, DIR_MODE);
+    return createExclusive(tmp, FILE_MODE);
+  });
   const sha = createHash("sha256");
   const hasher = new OrderedHasher(sha);
   const progress = new Progress(req.log, req.label, req.size);
@@ -86,7 +99,6 @@ export async function downloadToFile(
   const count = Math.ceil(req.size / partSize);
   const limiter = req.limiter ?? new Limiter(req.transfer.concurrency);
   const window = 2 * req.transfer.concurrency;
-  const fh = await open(tmp, "w", FILE_MODE);
   let ok = false;
   try {
     const jobs: Promise<void>[] = [];
@@ -126,7 +138,16 @@ export async function downloadToFile(
     // and after a machine crash restore re-verifies whatever is on disk before trusting it.
     await fh.chmod(FILE_MODE); // open()'s mode is filtered by the umask
     await fh.close();
-    await rename(tmp, req.dest);
+    await localStep(req.dest, async () => {
+      // rename(2) onto a directory fails with a raw EISDIR; say what is in the way.
+      const there = await lstat(req.dest).catch(() => undefined);
+      if (there?.isDirectory() === true) {
+        throw new UnsafePathError(
+          `${req.dest} is a directory where a file should go; remove or rename it`,
+        );
+      }
+      await rename(tmp, req.dest);
+    });
     ok = true;
     return { bytes: req.size, sha256: digest, seconds: progress.finish("downloaded") };
   } finally {
@@ -134,6 +155,17 @@ export async function downloadToFile(
       await fh.close().catch(() => undefined);
       await rm(tmp, { force: true });
     }
+  }
+}
+
+/** Run a local file-system step; errno failures become an UnsafePathError in plain words. */
+async function localStep<T>(path: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const plain = describeFsError(err, path);
+    if (plain === undefined) throw err;
+    throw new UnsafePathError(plain, { cause: err });
   }
 }
 

@@ -6,7 +6,7 @@
 
 /** Invalid input: exit 2. The message names the field, the value and the fix. */
 export class InputError extends Error {
-  override readonly name = "InputError";
+  override readonly name: string = "InputError";
 }
 
 /** A failure a retry (of the whole container) may fix: exit 1. */

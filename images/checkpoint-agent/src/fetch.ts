@@ -4,15 +4,16 @@
  * with the same size and ETag (recorded in DEST/.yunshi-fetch.json) are skipped, which
  * makes a restarted pod's init container nearly free.
  */
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, rename } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { datasetExpectations, downloadVerified } from "./dataset-verify.ts";
-import { downloadToFile } from "./download.ts";
+import { downloadToFile, FILE_MODE } from "./download.ts";
 import { InputError } from "./errors.ts";
 import { Limiter, mapLimit } from "./limiter.ts";
 import type { ObjectInfo, ObjectStore } from "./object-store.ts";
 import { formatBytes, rateMBps, type LogFn } from "./progress.ts";
 import { asPrefix, type S3Location } from "./s3-uri.ts";
+import { createExclusive, openNoFollow, safeJoin, UnsafePathError } from "./safe-path.ts";
 import type { TransferOptions } from "./transfer-options.ts";
 
 export const FETCH_STATE = ".yunshi-fetch.json";
@@ -36,8 +37,16 @@ type FetchState = Record<string, { size: number; etag: string; mtimeMs: number }
 
 async function loadState(dest: string): Promise<FetchState> {
   try {
-    const raw = JSON.parse(await readFile(join(dest, FETCH_STATE), "utf8")) as unknown;
-    return typeof raw === "object" && raw !== null ? (raw as FetchState) : {};
+    const fh = await openNoFollow(join(dest, FETCH_STATE));
+    try {
+      const raw = JSON.parse(await fh.readFile("utf8")) as unknown;
+      // Null prototype: a planted "__proto__" key stays a plain key.
+      return typeof raw === "object" && raw !== null
+        ? (Object.assign(Object.create(null), raw) as FetchState)
+        : {};
+    } finally {
+      await fh.close();
+    }
   } catch {
     return {};
   }
@@ -45,7 +54,12 @@ async function loadState(dest: string): Promise<FetchState> {
 
 async function saveState(dest: string, state: FetchState): Promise<void> {
   const tmp = join(dest, `${FETCH_STATE}.yunshi-partial`);
-  await writeFile(tmp, JSON.stringify(state, null, 1));
+  const fh = await createExclusive(tmp, FILE_MODE);
+  try {
+    await fh.writeFile(JSON.stringify(state, null, 1));
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, join(dest, FETCH_STATE));
 }
 
@@ -77,11 +91,15 @@ export async function runFetch(o: FetchOptions): Promise<FetchReport> {
   }
   // A dataset pushed by `yunshi dataset push` is fetched and verified against its manifest.
   const { items, sha256Of } = await datasetExpectations(store, o.location, listed, log);
+  const targets = new Map<string, string>();
   for (const { rel, info } of items) {
-    // A key such as "a/../../etc/x" must not write outside DEST.
-    if (rel.split("/").some((s) => s === ".." || s === "." || s === "")) {
+    // A key such as "a/../../etc/x" must not write outside DEST (safe-path.ts).
+    try {
+      targets.set(rel, safeJoin(o.dest, rel, "object path"));
+    } catch (err) {
+      if (!(err instanceof UnsafePathError)) throw err;
       throw new InputError(
-        `object ${JSON.stringify(info.key)} has an unsafe path under ${uri}; rename it`,
+        `object ${JSON.stringify(info.key)} under ${uri}: ${err.message}; rename the object`,
       );
     }
   }
@@ -99,7 +117,7 @@ export async function runFetch(o: FetchOptions): Promise<FetchReport> {
       items,
       Math.max(1, Math.min(4, o.transfer.concurrency)),
       async ({ info, rel }) => {
-        const dest = join(o.dest, rel);
+        const dest = targets.get(rel) ?? safeJoin(o.dest, rel, "object path");
         const known = state[rel];
         if (
           known !== undefined &&
@@ -107,8 +125,8 @@ export async function runFetch(o: FetchOptions): Promise<FetchReport> {
           known.etag === info.etag &&
           known.size === info.size
         ) {
-          const st = await stat(dest).catch(() => undefined);
-          if (st !== undefined && st.size === info.size && st.mtimeMs === known.mtimeMs) {
+          const st = await lstat(dest).catch(() => undefined);
+          if (st?.isFile() === true && st.size === info.size && st.mtimeMs === known.mtimeMs) {
             skipped++;
             return;
           }
@@ -118,6 +136,7 @@ export async function runFetch(o: FetchOptions): Promise<FetchReport> {
           downloadToFile(store, {
             key: info.key,
             size: info.size,
+            root: o.dest,
             dest,
             label: rel,
             transfer: o.transfer,
@@ -126,8 +145,17 @@ export async function runFetch(o: FetchOptions): Promise<FetchReport> {
             log: info.size >= 64 * 1024 * 1024 ? log : () => undefined,
             limiter,
           });
-        await downloadVerified(rel, sha256, download, log);
-        const st = await stat(dest);
+        await downloadVerified(rel, sha256, download, log).catch((err: unknown) => {
+          // A symlink or a directory in the way, a name too long: the destination, not the
+          // network, is the problem, and a retry would meet it again.
+          if (err instanceof UnsafePathError) {
+            throw new InputError(
+              `--dest: cannot place object ${JSON.stringify(info.key)}: ${err.message}`,
+            );
+          }
+          throw err;
+        });
+        const st = await lstat(dest);
         if (info.etag !== undefined)
           state[rel] = { size: info.size, etag: info.etag, mtimeMs: st.mtimeMs };
         files++;

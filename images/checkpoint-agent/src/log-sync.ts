@@ -4,7 +4,7 @@
  * Growing files are re-uploaded whole when their size or mtime changes (they are small
  * next to checkpoints; S3 has no append).
  */
-import { join } from "node:path";
+import { lstat } from "node:fs/promises";
 import { downloadToFile } from "./download.ts";
 import { errorMessage } from "./errors.ts";
 import { LOGS_DIR, logKey } from "./layout.ts";
@@ -12,8 +12,8 @@ import type { ObjectStore } from "./object-store.ts";
 import type { LogFn } from "./progress.ts";
 import type { TransferOptions } from "./transfer-options.ts";
 import { uploadFile } from "./upload.ts";
-import { listLogFiles } from "./work-dir.ts";
-import { stat } from "node:fs/promises";
+import { safeJoin } from "./safe-path.ts";
+import { isLogPath, listLogFiles } from "./work-dir.ts";
 
 export interface SyncCount {
   files: number;
@@ -70,7 +70,11 @@ export class LogSync {
   }
 }
 
-/** Download `logs/` into the work dir; files already present with the same size stay. */
+/**
+ * Download `logs/` into the work dir; files already present with the same size stay. Only
+ * paths the sidecar would sync as logs come back (never a .pth or `last_checkpoint`), and
+ * an unsafe name is skipped with a warning.
+ */
 export async function restoreLogs(
   store: ObjectStore,
   prefix: string,
@@ -82,17 +86,21 @@ export async function restoreLogs(
   const count: SyncCount = { files: 0, bytes: 0 };
   for (const o of await store.list(base)) {
     const rel = o.key.slice(base.length);
-    if (
-      rel === "" ||
-      rel.endsWith("/") ||
-      rel.split("/").some((s) => s === ".." || s === "." || s === "")
-    ) {
-      log(`skipping log object with an unsafe name: ${o.key}`);
+    if (rel.endsWith("/")) continue; // a folder marker, not a file
+    let dest: string;
+    try {
+      dest = safeJoin(workDir, rel, "log object");
+    } catch (err) {
+      log(`skipping log object ${JSON.stringify(o.key)}: ${errorMessage(err)}`);
       continue;
     }
-    const dest = join(workDir, rel);
+    if (!isLogPath(rel)) {
+      log(`skipping log object ${JSON.stringify(o.key)}: ${rel} is not a log file name`);
+      continue;
+    }
     try {
-      if ((await stat(dest)).size === o.size) continue;
+      const st = await lstat(dest);
+      if (st.isFile() && st.size === o.size) continue;
     } catch {
       // not there yet
     }
@@ -100,6 +108,7 @@ export async function restoreLogs(
       await downloadToFile(store, {
         key: o.key,
         size: o.size,
+        root: workDir,
         dest,
         label: rel,
         transfer,

@@ -8,6 +8,7 @@
 import { buildProgram, isUsageError } from "./cli.ts";
 import { AbortedError, ExitCode, errorMessage, exitCodeFor } from "./errors.ts";
 import type { ObjectStore } from "./object-store.ts";
+import { writeTerminationMessage } from "./termination-message.ts";
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -63,6 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const code = err instanceof AbortedError ? ExitCode.failed : exitCodeFor(err);
     log(`error: ${errorMessage(err)}`);
+    writeTerminationMessage(process.env, `exit ${code}: ${errorMessage(err)}`);
     if (process.env["YUNSHI_DEBUG"] === "1" && err instanceof Error && err.stack) log(err.stack);
     process.stdout.write(
       `${JSON.stringify({ ok: false, exitCode: code, error: errorMessage(err) })}\n`,

@@ -1,20 +1,22 @@
 /**
  * The restore init container: bring the newest committed checkpoint that verifies back to
  * the path MMEngine expects, then write `last_checkpoint` (so the launcher passes --resume).
- * A missing, truncated or corrupted object makes it fall back to the previous committed
- * checkpoint; it never hands training a file that fails verification.
+ * A missing, truncated or corrupted object, or a manifest entry whose relPath or key could
+ * leave the work dir or the experiment's prefix, makes it fall back to the previous
+ * committed checkpoint; it never hands training a file that fails verification, and never
+ * writes outside the work dir or through a symlink (safe-path.ts).
  */
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat } from "node:fs/promises";
 import { downloadToFile } from "./download.ts";
 import { AgentError, VerificationError, errorMessage } from "./errors.ts";
 import { writeLastCheckpoint } from "./last-checkpoint.ts";
 import { restoreLogs, type SyncCount } from "./log-sync.ts";
 import { restoreCandidates, type ManifestEntry } from "./manifest.ts";
-import { loadManifest } from "./manifest-io.ts";
+import { loadManifestChecked } from "./manifest-io.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { LogFn } from "./progress.ts";
 import type { TransferOptions } from "./transfer-options.ts";
+import { safeJoin, safeObjectKey, UnsafePathError } from "./safe-path.ts";
 import { hashFile } from "./work-dir.ts";
 
 export interface RestoreOptions {
@@ -39,22 +41,26 @@ export interface RestoreReport {
   readonly logs: SyncCount;
 }
 
-/** Already on disk with the committed size and hash (e.g. the init container re-ran). */
+/**
+ * Already on disk as a regular file with the committed size and hash (e.g. the init
+ * container re-ran). lstat: a symlink, even to the right bytes, is replaced, not trusted.
+ */
 async function alreadyPlaced(path: string, e: ManifestEntry): Promise<boolean> {
   try {
-    if ((await stat(path)).size !== e.bytes) return false;
+    const st = await lstat(path);
+    if (!st.isFile() || st.size !== e.bytes) return false;
+    return (await hashFile(path)).sha256 === e.sha256;
   } catch {
     return false;
   }
-  return (await hashFile(path)).sha256 === e.sha256;
 }
 
 export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   const { store, prefix, log } = o;
   await store.checkBucket();
-  const manifest = await loadManifest(store, prefix);
+  const parsed = await loadManifestChecked(store, prefix);
   const where = `s3://${store.bucket}/${prefix}`;
-  if (manifest === undefined || manifest.history.length === 0) {
+  if (parsed === undefined || parsed.candidates.length === 0) {
     log(`no committed checkpoint under ${where}: fresh run, nothing restored`);
     return { restored: null, fellBackFrom: [], logs: { files: 0, bytes: 0 } };
   }
@@ -62,33 +68,46 @@ export async function runRestore(o: RestoreOptions): Promise<RestoreReport> {
   if (logs.files > 0) log(`restored ${logs.files} log file(s), ${logs.bytes} bytes`);
 
   const fellBackFrom: { file: string; reason: string }[] = [];
-  for (const e of restoreCandidates(manifest)) {
-    const dest = join(o.workDir, e.relPath);
+  for (const candidate of restoreCandidates(parsed)) {
+    if ("rejected" in candidate) {
+      const { file, reason } = candidate.rejected;
+      log(
+        `committed checkpoint ${file} failed verification (${reason}): falling back to the previous one`,
+      );
+      fellBackFrom.push({ file, reason });
+      continue;
+    }
+    const e = candidate.entry;
     const started = performance.now();
     let reason: string | undefined;
-    if (await alreadyPlaced(dest, e)) {
-      log(`${e.file} is already in place and verified`);
-    } else {
-      const head = await store.head(`${prefix}${e.key}`);
-      if (head === undefined) reason = "object missing";
-      else if (head.size !== e.bytes)
-        reason = `object has ${head.size} bytes, manifest says ${e.bytes}`;
-      else {
-        try {
+    let dest = "";
+    try {
+      // The schema already refused these; the joins are the one place that decides.
+      dest = safeJoin(o.workDir, e.relPath, "manifest relPath");
+      const key = safeObjectKey(prefix, e.key, "manifest key");
+      if (await alreadyPlaced(dest, e)) {
+        log(`${e.file} is already in place and verified`);
+      } else {
+        const head = await store.head(key);
+        if (head === undefined) reason = "object missing";
+        else if (head.size !== e.bytes)
+          reason = `object has ${head.size} bytes, manifest says ${e.bytes}`;
+        else {
           await downloadToFile(store, {
-            key: `${prefix}${e.key}`,
+            key,
             size: e.bytes,
+            root: o.workDir,
             dest,
             label: e.file,
             transfer: o.transfer,
             log,
             sha256: e.sha256,
           });
-        } catch (err) {
-          if (!(err instanceof VerificationError)) throw err;
-          reason = errorMessage(err);
         }
       }
+    } catch (err) {
+      if (!(err instanceof VerificationError || err instanceof UnsafePathError)) throw err;
+      reason = errorMessage(err);
     }
     if (reason !== undefined) {
       log(

@@ -6,12 +6,17 @@
  * abandons the upload, and since the manifest is written only after CompleteMultipartUpload
  * it never names an incomplete object.
  */
-import { readdir, stat } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { bestFilePrefix, isAfter, isBestFile, parseStep, type Step } from "./checkpoint-names.ts";
 import { AbortedError, AgentError, InputError, errorMessage } from "./errors.ts";
 import { checkpointKey } from "./layout.ts";
-import { readLastCheckpoint, resolveNamed, type NamedCheckpoint } from "./last-checkpoint.ts";
+import {
+  BadLastCheckpointError,
+  readLastCheckpoint,
+  resolveNamed,
+  type NamedCheckpoint,
+} from "./last-checkpoint.ts";
 import { LogSync, type SyncCount } from "./log-sync.ts";
 import {
   commitBest,
@@ -20,7 +25,7 @@ import {
   type Manifest,
   type ManifestEntry,
 } from "./manifest.ts";
-import { loadManifest, saveManifest } from "./manifest-io.ts";
+import { loadManifestChecked, saveManifest } from "./manifest-io.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { LogFn } from "./progress.ts";
 import type { TransferOptions } from "./transfer-options.ts";
@@ -75,9 +80,10 @@ interface Fingerprint {
 const sameFp = (a: Fingerprint | undefined, b: Fingerprint): boolean =>
   a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 
+/** Only a regular file counts: lstat, so a symlink (to anywhere) is never uploaded. */
 async function fingerprint(path: string): Promise<Fingerprint | undefined> {
   try {
-    const st = await stat(path);
+    const st = await lstat(path);
     return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } : undefined;
   } catch {
     return undefined;
@@ -109,8 +115,12 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotReport> {
     stoppedBy: o.once ? "once" : "signal",
   };
   await store.checkBucket();
-  let manifest: Manifest =
-    (await loadManifest(store, prefix)) ?? emptyManifest(new Date().toISOString());
+  const loaded = await loadManifestChecked(store, prefix);
+  for (const bad of loaded?.rejected ?? []) {
+    // Left out of the next manifest written; its object is never deleted by key.
+    log(`warning: dropping manifest entry ${bad.file}: ${bad.reason}`);
+  }
+  let manifest: Manifest = loaded?.manifest ?? emptyManifest(new Date().toISOString());
   const logSync = new LogSync(store, prefix, o.workDir, o.transfer);
   await logSync.seed();
   const handled = new Map<string, Fingerprint>();
@@ -180,15 +190,38 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotReport> {
   };
 
   /** The file `last_checkpoint` names, if new: skip when already committed, else upload + commit. */
+  const warnOnce = (key: string, line: string): void => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    log(`warning: ${line}`);
+  };
+
   const syncLatest = async (): Promise<void> => {
-    const value = await readLastCheckpoint(o.workDir);
+    let value: string | undefined;
+    try {
+      value = await readLastCheckpoint(o.workDir);
+    } catch (err) {
+      if (!(err instanceof BadLastCheckpointError)) throw err;
+      warnOnce(err.message, `${err.message}; nothing uploaded for it`);
+      return;
+    }
     if (value === undefined) return;
     const named = resolveNamed(o.workDir, value);
+    if (named === undefined) {
+      // Only files inside the work dir are checkpoints of this run (SECURITY.md).
+      warnOnce(
+        value,
+        `last_checkpoint names ${JSON.stringify(value)}, outside the work dir ${o.workDir}; only files inside it are uploaded`,
+      );
+      return;
+    }
     const fp = await fingerprint(named.path);
     if (fp === undefined) {
-      if (!handled.has(named.path) && !warned.has(named.path)) {
-        warned.add(named.path);
-        log(`warning: last_checkpoint names ${named.path}, which is not a file (yet)`);
+      if (!handled.has(named.path)) {
+        warnOnce(
+          named.path,
+          `last_checkpoint names ${named.path}, which is not a regular file (yet); symlinks are never uploaded`,
+        );
       }
       return;
     }
@@ -234,6 +267,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotReport> {
       .sort((a, b) => (b.step?.n ?? 0) - (a.step?.n ?? 0))[0];
     if (newest === undefined) return;
     const named = resolveNamed(o.workDir, join(o.workDir, newest.n));
+    if (named === undefined) return;
     const fp = await fingerprint(named.path);
     if (fp === undefined || sameFp(handled.get(named.path), fp)) return;
     if (manifest.best?.file === named.file && manifest.best.bytes === fp.size) {

@@ -5,12 +5,12 @@
  * CompleteMultipartUpload, so a process killed part way leaves nothing readable behind.
  */
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
 import { crc32Base64 } from "./checksum.ts";
 import { AbortedError, AgentError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
 import type { CompletedPart, ObjectStore } from "./object-store.ts";
 import { Progress, type LogFn } from "./progress.ts";
+import { openNoFollow } from "./safe-path.ts";
 import { partSizeFor, type TransferOptions } from "./transfer-options.ts";
 
 export interface UploadResult {
@@ -35,10 +35,18 @@ export interface UploadRequest {
 
 export async function uploadFile(store: ObjectStore, req: UploadRequest): Promise<UploadResult> {
   // Read through one descriptor: MMEngine may delete the file (max_keep_ckpts) while we
-  // upload it, and an open descriptor keeps the bytes readable on Linux.
-  const fh = await open(req.path, "r");
+  // upload it, and an open descriptor keeps the bytes readable on Linux. O_NOFOLLOW and the
+  // fstat below: only a regular file is uploaded, never what a symlink points at.
+  const fh = await openNoFollow(req.path).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP") {
+      throw new AgentError(`${req.path} is a symlink; only regular files are uploaded`);
+    }
+    throw err;
+  });
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (!st.isFile()) throw new AgentError(`${req.path} is not a regular file; not uploading it`);
+    const size = st.size;
     const progress = new Progress(req.log, req.label, size);
     const whole = createHash("sha256");
     const partSize = partSizeFor(size, req.transfer.partSize);

@@ -1,10 +1,11 @@
 /** Local file-system checks and listings; no S3 here. */
 import { createHash } from "node:crypto";
-import { constants, createReadStream } from "node:fs";
-import { access, readdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, lstat, readdir, stat } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { InputError } from "./errors.ts";
+import { AgentError, InputError } from "./errors.ts";
 import { LAST_CHECKPOINT } from "./last-checkpoint.ts";
+import { openNoFollow } from "./safe-path.ts";
 
 /**
  * Validate a directory flag before anything is written. `allowMissing`: restore and fetch
@@ -40,14 +41,23 @@ export async function checkDir(flag: string, dir: string, allowMissing: boolean)
   return abs;
 }
 
-/** SHA-256 (hex) and size of a file, one sequential pass. */
+/** SHA-256 (hex) and size of a regular file (never through a symlink), one sequential pass. */
 export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
   const h = createHash("sha256");
   let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
-    const b = chunk as Buffer;
-    h.update(b);
-    bytes += b.length;
+  const fh = await openNoFollow(path);
+  try {
+    if (!(await fh.stat()).isFile()) throw new AgentError(`${path} is not a regular file`);
+    for await (const chunk of fh.createReadStream({
+      highWaterMark: 4 * 1024 * 1024,
+      autoClose: false,
+    })) {
+      const b = chunk as Buffer;
+      h.update(b);
+      bytes += b.length;
+    }
+  } finally {
+    await fh.close();
   }
   return { sha256: h.digest("hex"), bytes };
 }
@@ -62,6 +72,14 @@ export interface LocalFile {
 // Model weights go through the checkpoint protocol (never as logs); agent temp files and
 // the fetch state are private.
 const NOT_LOGS = /(\.pth|\.pt|\.safetensors|\.yunshi-partial)$|(^|\/)\.yunshi/;
+
+/**
+ * Whether a work-dir path is a log the sidecar syncs. Log restore takes back only such
+ * paths, so an object planted under `logs/` cannot become a checkpoint or `last_checkpoint`.
+ */
+export function isLogPath(relPath: string): boolean {
+  return relPath !== LAST_CHECKPOINT && !NOT_LOGS.test(relPath);
+}
 
 /** Files synced to `logs/`: MMEngine's `<timestamp>/` logs and vis_data, goodput.json, ... */
 export async function listLogFiles(workDir: string): Promise<LocalFile[]> {
@@ -78,9 +96,10 @@ export async function listLogFiles(workDir: string): Promise<LocalFile[]> {
       const rel = relative(workDir, path).split("\\").join("/");
       if (e.isDirectory()) {
         await walk(path);
-      } else if (e.isFile() && rel !== LAST_CHECKPOINT && !NOT_LOGS.test(rel)) {
+      } else if (e.isFile() && isLogPath(rel)) {
         try {
-          const st = await stat(path);
+          const st = await lstat(path);
+          if (!st.isFile()) continue;
           out.push({ relPath: rel, path, size: st.size, mtimeMs: st.mtimeMs });
         } catch {
           // removed while walking

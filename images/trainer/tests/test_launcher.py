@@ -71,15 +71,97 @@ def test_resume_only_from_an_existing_named_file(tmp_path):
     marker.write_text("")
     r = L.find_resume(str(tmp_path))
     assert (r.found, r.used) == (True, False)
-    marker.write_text(str(tmp_path / "iter_4.pth"))
-    r = L.find_resume(str(tmp_path))
-    assert (r.found, r.checkpoint, r.used) == (True, str(tmp_path / "iter_4.pth"), False)
     (tmp_path / "iter_4.pth").write_bytes(b"x")
+    marker.write_text(str(tmp_path / "iter_4.pth"))
     r = L.find_resume(str(tmp_path))
     assert (r.found, r.checkpoint, r.used) == (True, str(tmp_path / "iter_4.pth"), True)
     # A relative name is taken relative to the work dir.
     marker.write_text("iter_4.pth\n")
     assert L.find_resume(str(tmp_path)).checkpoint == str(tmp_path / "iter_4.pth")
+
+
+def _refused(work: Path, match: str) -> None:
+    with pytest.raises(L.CheckpointError, match=match):
+        L.find_resume(str(work))
+
+
+def test_a_named_but_missing_checkpoint_fails_loudly(tmp_path):
+    # Restore places the file before it writes last_checkpoint: a missing one is a broken
+    # volume or restore step, and starting from scratch would silently lose the run.
+    (tmp_path / "last_checkpoint").write_text(str(tmp_path / "iter_4.pth"))
+    _refused(tmp_path, r"names .*iter_4\.pth, which does not exist\. Restore places the file")
+
+
+def test_only_a_regular_file_inside_the_work_dir_is_resumed_from(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    outside = tmp_path / "elsewhere.pth"
+    outside.write_bytes(b"attacker")
+    marker = work / "last_checkpoint"
+    marker.write_text(str(outside))
+    _refused(work, r"outside the work dir")
+    marker.write_text("../elsewhere.pth")
+    _refused(work, r"outside the work dir")
+    marker.write_text(str(work))
+    _refused(work, r"outside the work dir")
+    # A symlink inside the work dir that points outside it.
+    (work / "epoch_1.pth").symlink_to(outside)
+    marker.write_text(str(work / "epoch_1.pth"))
+    _refused(work, r"outside the work dir")
+    # A symlink that stays inside is still not a regular file.
+    (work / "epoch_2.pth").write_bytes(b"x")
+    (work / "epoch_3.pth").symlink_to(work / "epoch_2.pth")
+    marker.write_text(str(work / "epoch_3.pth"))
+    _refused(work, r"is a symlink; only a regular file")
+    (work / "epoch_4.pth").mkdir()
+    marker.write_text(str(work / "epoch_4.pth"))
+    _refused(work, r"is not a regular file")
+    # last_checkpoint itself a symlink: it could make the launcher read any file.
+    marker.unlink()
+    (tmp_path / "fake").write_text(str(work / "epoch_2.pth"))
+    marker.symlink_to(tmp_path / "fake")
+    _refused(work, r"last_checkpoint is a symlink; refusing to follow it")
+
+
+def test_unreadable_markers_are_clear_errors_not_tracebacks(tmp_path):
+    marker = tmp_path / "last_checkpoint"
+    marker.write_bytes(b"/yunshi/work/\xff\xfeepoch_1.pth")
+    _refused(tmp_path, r"is not UTF-8 text \(byte 13: b'\\xff'\); it must hold one path")
+    marker.write_text(str(tmp_path / ("n" * 300 + ".pth")))
+    _refused(tmp_path, r"cannot be read: File name too long")
+    marker.write_text("a\0b")
+    _refused(tmp_path, r"must hold one path")
+    marker.unlink()
+    marker.mkdir()
+    _refused(tmp_path, r"cannot read .*last_checkpoint: Is a directory")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"/etc/passwd", "outside the work dir"),
+        (b"\xff\xfe", "is not UTF-8 text"),
+        (None, "which does not exist"),
+    ],
+)
+def test_checkpoint_errors_exit_6_with_a_termination_message(tmp_path, content, message):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "last_checkpoint").write_bytes(content if content is not None else str(work / "epoch_9.pth").encode())
+    config = tmp_path / "config.py"
+    config.write_text("x = 1\n")
+    termination = tmp_path / "termination-log"
+    termination.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YUNSHI_")}
+    env.update(
+        {"YUNSHI_CONFIG": str(config), "YUNSHI_WORK_DIR": str(work), "YUNSHI_TERMINATION_LOG": str(termination)}
+    )
+    proc = subprocess.run([sys.executable, str(LAUNCHER)], env=env, capture_output=True, text=True)
+    assert proc.returncode == C.EXIT_CHECKPOINT_ERROR == 6, proc.stderr
+    assert "checkpoint error: " in proc.stderr and message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert termination.read_text().startswith("exit 6: ") and message in termination.read_text()
+    assert C.EXIT_CHECKPOINT_ERROR in C.DO_NOT_RETRY_EXIT_CODES
 
 
 def test_single_process_uses_launcher_none_and_explicit_resume():

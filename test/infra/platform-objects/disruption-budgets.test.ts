@@ -53,7 +53,7 @@ function allowed(budgets: Budget[], reason: string, t: Date, total = 10): number
 /** Every hour of the week starting Sunday 2026-11-29 00:00 UTC. */
 const week = Array.from({ length: 168 }, (_, h) => new Date(Date.UTC(2026, 10, 29, h)));
 const label = (t: Date) => `${DAYS[t.getUTCDay()]} ${t.getUTCHours()}h`;
-const budgets = (w?: MaintenanceWindow) => disruptionBudgets(w) as Budget[];
+const budgets = (w?: MaintenanceWindow) => disruptionBudgets(w) as unknown as Budget[];
 
 describe("GPU pool disruption budgets", () => {
   it("without a window: busy-node drift and underutilisation never, empty nodes always", () => {
