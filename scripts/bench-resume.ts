@@ -1,0 +1,171 @@
+/**
+ * Time to the first iteration after a restart (issue 15), broken into stages, through the
+ * real local run path (`submit --local`: embedded store, restore agent, launcher, train
+ * entry, MMDetection on this machine):
+ *
+ *   start → restore started → restore done → Python imports → model built
+ *         → checkpoint loaded → first iteration
+ *
+ * For each model: a first run until a checkpoint is committed to the store, a kill -9 (a
+ * lost machine), then `--restarts` measured reruns, each killed after its first iteration.
+ * The trainer stages come from scripts/resume/yunshi_stage_probe.py, loaded into the real
+ * run through the config (custom_imports + custom_hooks via the spec's cfgOptions): each
+ * prints the wall-clock time it was reached. The rest comes from the run's own output.
+ *
+ * Models:
+ *   quickstart  examples/quickstart.yaml (slim ResNet-18, ~1 M parameters, a few MB)
+ *   r50         the same spec without the slimming: Faster R-CNN R50-FPN at full size,
+ *               random init (no download), checkpoint with SGD momentum ≈ 330 MB
+ *
+ *   npm run bench:resume -- [--models quickstart,r50] [--restarts 2]
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseYaml, stringify } from "yaml";
+import { freePort } from "../jobs/local/machine.ts";
+import { killRun, startLocalRun, whyNoVenv, type LocalRun } from "../test/local/harness.ts";
+
+const { values } = parseArgs({
+  options: {
+    models: { type: "string", default: "quickstart,r50" },
+    restarts: { type: "string", default: "2" },
+  },
+});
+const restarts = Number(values.restarts);
+const why = whyNoVenv();
+if (why !== undefined) {
+  process.stderr.write(`bench:resume needs the trainer's .venv: ${why}\n`);
+  process.exit(2);
+}
+
+const REPO = resolve(import.meta.dirname, "..");
+const PROBE_DIR = join(REPO, "scripts", "resume");
+const STAGES = ["imports", "model-built", "checkpoint-loaded", "first-iteration"] as const;
+
+/** Keys of the quickstart's cfgOptions that slim the model; r50 drops them. */
+const SLIMMING = /^model\.(backbone\.(depth|base_channels)|neck\.|rpn_head\.|roi_head\.)/;
+
+type Spec = Record<string, unknown> & {
+  name: string;
+  dataset: { uri: string };
+  train: { cfgOptions?: Record<string, unknown> };
+  checkpoint: { every: Record<string, number> };
+};
+
+async function specFor(model: string, dir: string): Promise<string> {
+  const base = parseYaml(await readFile(join(REPO, "examples", "quickstart.yaml"), "utf8")) as Spec;
+  base.dataset.uri = join(REPO, "examples", "data", "quickstart") + "/";
+  const options = { ...(base.train.cfgOptions ?? {}) };
+  if (model === "r50") {
+    base.name = "resume-r50";
+    for (const k of Object.keys(options)) if (SLIMMING.test(k)) delete options[k];
+    // No pretrained download here; the checkpoint at iteration 1 is the full-size one.
+    options["model.backbone.init_cfg"] = null;
+    base.checkpoint.every = { iters: 1 };
+  } else if (model === "quickstart") {
+    base.name = "resume-quickstart";
+  } else throw new Error(`--models: unknown model ${model} (quickstart, r50)`);
+  // The stage probe, loaded by the config like any custom hook.
+  options.custom_imports = { imports: ["yunshi_stage_probe"], allow_failed_imports: false };
+  options.custom_hooks = [{ type: "YunshiStageProbeHook" }];
+  base.train.cfgOptions = options;
+  const file = join(dir, `${base.name}.yaml`);
+  await writeFile(file, stringify(base));
+  return file;
+}
+
+/** A harness time (performance.now() of this process) as Unix seconds. */
+const epochOf = (at: number): number => (performance.timeOrigin + at) / 1000;
+
+interface Breakdown {
+  /** Seconds since the command started, per stage. */
+  readonly at: Record<string, number>;
+}
+
+async function measuredRestart(run: LocalRun): Promise<Breakdown> {
+  await run.waitFor(/yunshi-stage: first-iteration/, 1_800_000);
+  const t0 = epochOf(run.startedAt);
+  const lineAt = (re: RegExp): number => {
+    const l = run.lines.find((x) => re.test(x.text));
+    if (l === undefined) throw new Error(`no line ${re} in the run's output:\n${run.text()}`);
+    return epochOf(l.at) - t0;
+  };
+  const at: Record<string, number> = {
+    "restore started": lineAt(/▸ Restoring/),
+    "restore done": lineAt(/^ {2}restored \S+ from /),
+    "launcher started": lineAt(/▸ Training/),
+  };
+  for (const stage of STAGES) {
+    const l = run.lines.find((x) => x.text.includes(`yunshi-stage: ${stage} `));
+    const m = /yunshi-stage: \S+ ([\d.]+)/.exec(l?.text ?? "");
+    if (m === null) throw new Error(`no stage ${stage} in the run's output:\n${run.text()}`);
+    at[stage] = Number(m[1]) - t0;
+  }
+  return { at };
+}
+
+const base = await mkdtemp(join(tmpdir(), "yunshi-resume-"));
+const env = { PYTHONPATH: [PROBE_DIR, process.env.PYTHONPATH].filter(Boolean).join(":") };
+const report: string[] = [
+  `bench:resume: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? "?"}), node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+];
+try {
+  for (const model of values.models.split(",")) {
+    const spec = await specFor(model, base);
+    const name = model === "r50" ? "resume-r50" : "resume-quickstart";
+    const stateDir = join(base, `state-${model}`);
+    const port = await freePort();
+    const args = [spec, "--state-dir", stateDir, "--s3-port", String(port), "-v"];
+    process.stderr.write(`${model}: first run until a checkpoint is committed...\n`);
+    const first = startLocalRun(args, { env });
+    const committed = await first.waitFor(/committed to the store \(([\d.]+) MB\)/, 1_800_000);
+    const checkpointMB = Number(/\(([\d.]+) MB\)/.exec(committed.text)?.[1] ?? NaN);
+    await killRun(first, stateDir, name);
+    const rows: Breakdown[] = [];
+    for (let i = 0; i < restarts; i++) {
+      process.stderr.write(`${model}: restart ${i + 1} of ${restarts}...\n`);
+      const run = startLocalRun(args, { env });
+      rows.push(await measuredRestart(run));
+      await killRun(run, stateDir, name);
+    }
+    const keys = Object.keys(rows[0]?.at ?? {});
+    const median = (xs: number[]): number => {
+      const v = [...xs].sort((a, b) => a - b);
+      const m = Math.floor(v.length / 2);
+      return v.length % 2 ? (v[m] ?? NaN) : ((v[m - 1] ?? 0) + (v[m] ?? 0)) / 2;
+    };
+    const at = Object.fromEntries(keys.map((k) => [k, median(rows.map((r) => r.at[k] ?? NaN))]));
+    report.push(
+      "",
+      `${model}: checkpoint ${checkpointMB} MB, median of ${rows.length} restart(s), load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" / ")}`,
+      "",
+      "| stage | reached at | took |",
+      "| --- | --- | --- |",
+    );
+    let prev = 0;
+    const labels: Record<string, string> = {
+      "restore started": "CLI start, embedded store, plan → restore started",
+      "restore done": "restore (agent start, download, verify, place)",
+      "launcher started": "→ launcher started",
+      imports: "Python imports (torch, MMEngine, MMDetection)",
+      "model-built": "config, Runner, model and loops built",
+      "checkpoint-loaded": "checkpoint loaded (weights, optimizer, iteration)",
+      "first-iteration": "first training iteration",
+    };
+    for (const k of keys) {
+      const v = at[k] ?? NaN;
+      report.push(`| ${labels[k] ?? k} | ${v.toFixed(1)} s | ${(v - prev).toFixed(1)} s |`);
+      prev = v;
+    }
+    report.push(
+      `per restart, first iteration at: ${rows.map((r) => `${(r.at["first-iteration"] ?? NaN).toFixed(1)} s`).join(", ")}`,
+    );
+  }
+} finally {
+  await rm(base, { recursive: true, force: true });
+}
+process.stdout.write(`${report.join("\n")}\n`);
