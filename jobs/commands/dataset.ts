@@ -54,7 +54,18 @@ async function assertDir(path: string, what: string): Promise<void> {
 export function registerDataset(program: Command, io: Io): void {
   const dataset = program
     .command("dataset")
-    .description("LabelImg/labelme folders → a checked COCO dataset in S3 (docs/datasets.md)");
+    .description("LabelImg/labelme folders → a checked COCO dataset in S3 (docs/datasets.md)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  yunshi dataset convert 标注/ -o data/cn-traffic --from voc --spec exp.yaml
+  yunshi dataset convert labels/ -o data/cn-traffic --from yolo --classes 行人,车辆 --val 0.2
+  yunshi dataset check data/cn-traffic --spec exp.yaml
+  yunshi dataset push data/cn-traffic s3://bucket/vision/datasets/cn-traffic/
+
+Bad input exits 2 and names file and line; nothing is written or uploaded.`,
+    );
 
   dataset
     .command("convert")
@@ -68,6 +79,11 @@ export function registerDataset(program: Command, io: Io): void {
     .option("--spec <exp.yaml>", "take classes and layout (dataset.train/val) from the spec")
     .option("--val <fraction>", "share of pictures for val (stable: a hash of each path)", "0.2")
     .option("--seed <n>", "split seed; another seed gives another split", "0")
+    .option(
+      "--split <how>",
+      "hash: split by a hash of each path (--val, --seed); folders: keep SRC's train/ and val/ folders",
+      "hash",
+    )
     .option("--include-unlabeled", "use pictures without an annotation file as background")
     .action(async (src: string, opts: Record<string, unknown>) => {
       const from = String(opts.from);
@@ -83,6 +99,9 @@ export function registerDataset(program: Command, io: Io): void {
       const seed = Number(opts.seed);
       if (!Number.isSafeInteger(seed) || seed < 0)
         throw new UsageError(`--seed ${JSON.stringify(opts.seed)}: expected a whole number ≥ 0`);
+      const split = String(opts.split);
+      if (split !== "hash" && split !== "folders")
+        throw new UsageError(`--split ${JSON.stringify(split)}: expected hash or folders`);
       await assertDir(src, "source");
       const choice = await specChoice(opts);
       const { convertDataset } = await import("../dataset/convert.ts");
@@ -97,6 +116,7 @@ export function registerDataset(program: Command, io: Io): void {
         layout: choice.layout,
         valFraction: val,
         seed,
+        split,
         includeUnlabeled: opts.includeUnlabeled === true,
       });
       io.err(formatNotes(report.notes));

@@ -42,6 +42,11 @@ export interface ConvertOptions {
   readonly layout: DatasetLayout;
   readonly valFraction: number;
   readonly seed: number;
+  /**
+   * `hash`: the stable hash split (split.ts). `folders`: the source is already split into
+   * top-level train/ and val/ folders, which are kept (and left out of the file names).
+   */
+  readonly split: "hash" | "folders";
   readonly includeUnlabeled: boolean;
 }
 
@@ -80,6 +85,7 @@ interface Marker {
   readonly from: SourceFormat;
   readonly valFraction: number;
   readonly seed: number;
+  readonly split: "hash" | "folders";
   readonly classes: readonly string[];
   readonly files: readonly string[];
 }
@@ -217,27 +223,33 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
     }
     return { picture: p, width: W, height: H, boxes };
   });
+  const subsets: Record<Subset, PlacedImage[]> = { train: [], val: [] };
+  const copies: { from: string; to: string }[] = [];
+  const targets = new Map<string, string>();
+  for (const x of placed) {
+    if (x === undefined) continue;
+    const side = sideOf(x.picture.image, o);
+    if ("problem" in side) {
+      problems.push(side.problem);
+      continue;
+    }
+    const { subset, fileName } = side;
+    const to = imagePathIn(subsetLayout(o.layout, subset), fileName);
+    const clash = targets.get(to);
+    if (clash !== undefined)
+      problems.push({
+        file: x.picture.image,
+        message: `would be written to ${to}, like ${clash}`,
+        fix: "rename one of them (train and val share one image folder in this layout)",
+      });
+    targets.set(to, x.picture.image);
+    subsets[subset].push({ fileName, width: x.width, height: x.height, boxes: x.boxes });
+    copies.push({ from: join(src, x.picture.image), to });
+  }
   problems.sort(byPlace);
   notes.sort(byPlace);
   dropped.sort(byPlace);
   if (problems.length > 0) throw new DatasetError(`dataset convert ${o.src}`, problems);
-
-  const subsets: Record<Subset, PlacedImage[]> = { train: [], val: [] };
-  const copies: { from: string; to: string }[] = [];
-  for (const x of placed) {
-    if (x === undefined) continue;
-    const subset = subsetOf(o.seed, x.picture.image, o.valFraction);
-    subsets[subset].push({
-      fileName: x.picture.image,
-      width: x.width,
-      height: x.height,
-      boxes: x.boxes,
-    });
-    copies.push({
-      from: join(src, x.picture.image),
-      to: imagePathIn(subsetLayout(o.layout, subset), x.picture.image),
-    });
-  }
 
   await mkdir(out, { recursive: true });
   let copied = 0;
@@ -264,10 +276,12 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
     if (!keep.has(old)) await rm(join(out, old), { force: true });
   const marker: Marker = {
     tool: "yunshi dataset convert",
-    source: src,
+    // Relative, so a committed output (examples/data/quickstart) names no machine path.
+    source: relative(out, src),
     from: o.from,
     valFraction: o.valFraction,
     seed: o.seed,
+    split: o.split,
     classes: classes.classes,
     files,
   };
@@ -314,4 +328,23 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 /** Problems in file and line order, whatever order the parallel reads finished in. */
 function byPlace(a: { file: string; line?: number }, b: { file: string; line?: number }): number {
   return a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0);
+}
+
+/** Which subset a picture goes to, and its file name there. */
+function sideOf(
+  image: string,
+  o: ConvertOptions,
+): { subset: Subset; fileName: string } | { problem: DatasetProblem } {
+  if (o.split === "hash")
+    return { subset: subsetOf(o.seed, image, o.valFraction), fileName: image };
+  const [top, ...rest] = image.split("/");
+  if ((top === "train" || top === "val") && rest.length > 0)
+    return { subset: top, fileName: rest.join("/") };
+  return {
+    problem: {
+      file: image,
+      message: "with --split folders every picture must be under train/ or val/",
+      fix: "move it into train/ or val/, or use the hash split (--val)",
+    },
+  };
 }

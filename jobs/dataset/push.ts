@@ -6,8 +6,7 @@
  * before any manifest exists; after a commit the manifest answers without a HEAD per file.
  * All S3 traffic goes through the checkpoint agent's ObjectStore (the one S3 module).
  */
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { crc32Base64 } from "../../images/checkpoint-agent/src/checksum.ts";
 import {
@@ -23,6 +22,7 @@ import { formatBytes, rateMBps } from "../../images/checkpoint-agent/src/progres
 import { defaultTransfer } from "../../images/checkpoint-agent/src/transfer-options.ts";
 import { uploadFile } from "../../images/checkpoint-agent/src/upload.ts";
 import { UsageError } from "../errors.ts";
+import { saveHashCache, sha256File, sha256Of, type LocalFile } from "./local-files.ts";
 import { PushProgress } from "./push-progress.ts";
 
 /** User metadata (x-amz-meta-sha256) holding each object's content hash. */
@@ -33,7 +33,7 @@ export interface PushOptions {
   readonly store: ObjectStore;
   /** Key prefix ending in "/". */
   readonly prefix: string;
-  readonly files: readonly DatasetFile[];
+  readonly files: readonly LocalFile[];
   readonly concurrency: number;
   readonly progress: (text: string) => void;
   readonly tty: boolean;
@@ -80,14 +80,22 @@ export async function pushDataset(o: PushOptions): Promise<PushReport> {
   }
 
   // Unchanged: same size and the same SHA-256, known from the committed manifest (while the
-  // object keeps the ETag it had then) or else from the object's own metadata (a HEAD).
+  // object keeps the ETag it had then) or else from the object's own metadata (a HEAD). A
+  // file missing remotely, or of another size, is uploaded without hashing it first.
+  const hashes = new Map<string, string>();
+  const hashOf = async (f: LocalFile): Promise<string> => {
+    const sha = f.cachedSha256 ?? (await sha256File(join(o.dir, f.path)));
+    hashes.set(f.path, sha);
+    return sha;
+  };
   const same = await mapLimit(o.files, 16, async (f) => {
     const r = remote.get(prefix + f.path);
     if (r === undefined || r.size !== f.size) return false;
+    const sha = await hashOf(f);
     const c = committed.get(f.path);
-    if (c?.sha256 === f.sha256 && c.etag !== undefined && c.etag === r.etag) return true;
+    if (c?.sha256 === sha && c.etag !== undefined && c.etag === r.etag) return true;
     const head = await store.head(prefix + f.path);
-    return head?.metadata[SHA256_METADATA] === f.sha256;
+    return head?.metadata[SHA256_METADATA] === sha;
   });
   const todo = o.files.filter((_, i) => same[i] !== true);
   const todoBytes = todo.reduce((n, f) => n + f.size, 0);
@@ -98,10 +106,14 @@ export async function pushDataset(o: PushOptions): Promise<PushReport> {
     const contentType = CONTENT_TYPES[posix.extname(f.path).toLowerCase()];
     if (f.size <= defaultTransfer.partSize) {
       const body = await readFile(path);
-      assertUnchanged(f, body.length, sha256Of(body));
+      const sha = sha256Of(body);
+      const st = await stat(path);
+      if (body.length !== f.size || st.mtimeMs !== f.mtimeMs) changedWhilePushed(f.path);
+      if (hashes.has(f.path) && hashes.get(f.path) !== sha) changedWhilePushed(f.path);
+      hashes.set(f.path, sha);
       await store.putObject(key, body, {
         crc32Base64: crc32Base64(body),
-        metadata: { [SHA256_METADATA]: f.sha256 },
+        metadata: { [SHA256_METADATA]: sha },
         ...(contentType === undefined ? {} : { contentType }),
       });
     } else {
@@ -115,7 +127,10 @@ export async function pushDataset(o: PushOptions): Promise<PushReport> {
         log: () => undefined,
         ...(contentType === undefined ? {} : { contentType }),
       });
-      assertUnchanged(f, r.bytes, r.sha256);
+      const st = await stat(path);
+      if (r.bytes !== f.size || st.mtimeMs !== f.mtimeMs) changedWhilePushed(f.path);
+      if (hashes.has(f.path) && hashes.get(f.path) !== r.sha256) changedWhilePushed(f.path);
+      hashes.set(f.path, r.sha256);
     }
     progress.add(f.size);
   });
@@ -125,9 +140,11 @@ export async function pushDataset(o: PushOptions): Promise<PushReport> {
   const foreign = [...remote.keys()].filter((k) => k !== manifestKey && !paths.has(k)).length;
   // The ETags as they are now, so the next push can trust this manifest without a HEAD each.
   const etags = new Map((await store.list(prefix)).map((i) => [i.key, i.etag]));
-  const withEtags = o.files.map((f) => {
-    const etag = etags.get(prefix + f.path);
-    return etag === undefined ? f : { ...f, etag };
+  const hashed = o.files.map((f) => ({ ...f, sha256: hashes.get(f.path) ?? "" }));
+  await saveHashCache(o.dir, hashed);
+  const withEtags = hashed.map(({ path, size, sha256 }): DatasetFile => {
+    const etag = etags.get(prefix + path);
+    return etag === undefined ? { path, size, sha256 } : { path, size, sha256, etag };
   });
   const manifest = buildDatasetManifest(withEtags, (o.now ?? (() => new Date()))());
   const body = serializeDatasetManifest(manifest);
@@ -147,15 +164,10 @@ export async function pushDataset(o: PushOptions): Promise<PushReport> {
   };
 }
 
-function sha256Of(body: Buffer): string {
-  return createHash("sha256").update(body).digest("hex");
-}
-
-function assertUnchanged(f: DatasetFile, size: number, sha256: string): void {
-  if (size !== f.size || sha256 !== f.sha256)
-    throw new UsageError(
-      `${f.path} changed while it was being pushed; push again once nothing writes into the folder`,
-    );
+function changedWhilePushed(path: string): never {
+  throw new UsageError(
+    `${path} changed while it was being pushed; push again once nothing writes into the folder`,
+  );
 }
 
 export function formatPushReport(r: PushReport, uri: string): string {

@@ -245,6 +245,33 @@ describe("dataset convert --from voc (LabelImg)", () => {
     expect(grown.out).toContain("20 picture(s) copied, 12 unchanged");
   });
 
+  it("--split folders keeps the source's train/ and val/ folders", async () => {
+    const dir = await tempDir("voc-folders");
+    const src = join(dir, "src");
+    await cp(join(FIXTURES, "voc-labelimg/路口 一"), join(src, "train/路口 一"), {
+      recursive: true,
+    });
+    await cp(join(FIXTURES, "voc-labelimg/路口 二"), join(src, "val/路口 二"), { recursive: true });
+    const out = join(dir, "out");
+    const args = ["dataset", "convert", src, "-o", out, "--from", "voc", "--classes", "行人,车辆"];
+    const r = await cli(...args, "--split", "folders");
+    expect(r.code, r.err).toBe(0);
+    expect((await coco(out, "train")).images.map((i) => i.file_name).sort()).toEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `路口 一/图片 0${i}.jpg`),
+    );
+    expect((await coco(out, "val")).images.map((i) => i.file_name).sort()).toEqual(
+      [1, 2, 3, 4].map((i) => `路口 二/夜间 照片 0${i}.png`),
+    );
+    await stat(join(out, "val/路口 二/夜间 照片 01.png"));
+    // A picture outside train/ and val/ is an error.
+    await cp(join(FIXTURES, "voc-labelimg/路口 二"), join(src, "其他"), { recursive: true });
+    const bad = await cli(...args, "--split", "folders", "-o", join(dir, "out2"));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(
+      "其他/夜间 照片 01.png: with --split folders every picture must be under train/ or val/",
+    );
+  });
+
   it("refuses an output folder it did not write", async () => {
     const dir = await tempDir("voc-refuse");
     await writeFile(join(dir, "notes.txt"), "mine");
