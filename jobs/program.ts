@@ -67,6 +67,7 @@ Examples:
   yunshi submit exp.yaml --dry-run
   yunshi render exp.yaml -o deploy/exp      # one file per object + kustomization.yaml
   yunshi config exp.yaml                    # the generated MMDetection config.py
+  yunshi dataset convert 标注/ -o data --from voc --spec exp.yaml   # LabelImg → COCO
 
 Exit codes: 0 ok, 2 invalid input (nothing submitted or written), 1 other failures.`,
   );
