@@ -12,6 +12,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderMmdetConfig } from "../../jobs/render/mmdet-config.ts";
+import { Limits } from "../../jobs/spec/limits.ts";
 import { parseExperiment } from "../../jobs/spec/load-experiment.ts";
 import { patched, specYaml } from "../spec-fixtures.ts";
 import { PythonWorker, trainerPython } from "./python-worker.ts";
@@ -174,6 +175,24 @@ describe.skipIf("skip" in found)(
         option: { type: "{{'$NOPE:1'}}", constructor: "x" },
         indexOption: "}}{{",
       });
+    });
+
+    it("loads a config at the deepest nesting the spec allows (Python refuses ~200 levels)", async () => {
+      const key = Array.from({ length: Limits.keySegments }, (_, i) => `k${i}`).join(".");
+      let value: unknown = "deep";
+      for (let i = 1; i < Limits.cfgOptionsDepth; i++) value = i % 2 === 0 ? [value] : { v: value };
+      const { experiment } = parseExperiment(
+        specYaml(patched({ train: { cfgOptions: { [key]: value } } })),
+        "exp.yaml",
+      );
+      const file = join(dir, "deep.py");
+      await writeFile(file, renderMmdetConfig(experiment), "utf8");
+      const answer = (await worker.ask({ config: file, fields: [key.split(".")] })) as {
+        values?: unknown[];
+        error?: string;
+      };
+      expect(answer.error).toBeUndefined();
+      expect(answer.values).toEqual([value]);
     });
 
     it("returns arbitrary hostile strings byte-identical (property)", async () => {
