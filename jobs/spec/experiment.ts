@@ -116,7 +116,9 @@ const model = z
       .default("coco")
       .describe(
         "coco: the model zoo checkpoint of the base config; none; or an s3:// / https:// checkpoint (load_from)",
-      ),
+      )
+      // Editors offer these (the JSON Schema of a refined string has no enum).
+      .meta({ examples: ["coco", "none", "s3://bucket/team/weights/model.pth"] }),
     /** For base configs yunshi does not know: dotted paths of every num_classes to set. */
     numClassesAt: z
       .array(
