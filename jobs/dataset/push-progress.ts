@@ -7,33 +7,39 @@ import { formatBytes, rateMBps } from "../../images/checkpoint-agent/src/progres
 export class PushProgress {
   private files = 0;
   private bytes = 0;
-  private readonly started = performance.now();
-  private last = 0;
+  private readonly started: number;
+  private last: number;
+  private drawn = false;
 
   constructor(
     private readonly totalFiles: number,
     private readonly totalBytes: number,
     private readonly write: (text: string) => void,
     private readonly tty: boolean,
-  ) {}
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.started = now();
+    this.last = this.started;
+  }
 
   add(bytes: number): void {
     this.files++;
     this.bytes += bytes;
-    const now = performance.now();
+    const now = this.now();
     if (now - this.last < (this.tty ? 100 : 2000)) return;
     this.last = now;
+    this.drawn = true;
     this.write(this.tty ? `\r${this.line()}\u001b[K` : `${this.line()}\n`);
   }
 
-  /** Seconds since the start; ends the redrawn line. */
+  /** Seconds since the start; ends the redrawn line (the summary follows it). */
   finish(): number {
-    if (this.tty && this.last > 0) this.write(`\r${this.line()}\u001b[K\n`);
-    return (performance.now() - this.started) / 1000;
+    if (this.tty && this.drawn) this.write(`\r${this.line()}\u001b[K\n`);
+    return (this.now() - this.started) / 1000;
   }
 
   private line(): string {
-    const s = (performance.now() - this.started) / 1000;
+    const s = (this.now() - this.started) / 1000;
     const rate = rateMBps(this.bytes, s);
     const width = 24;
     const frac = this.totalBytes > 0 ? this.bytes / this.totalBytes : 1;
