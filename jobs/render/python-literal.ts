@@ -125,7 +125,8 @@ export function pyValue(v: PyValue, indent = 0): string {
   if (v instanceof PyRef) return v.name;
   if (v instanceof PyTuple) {
     const items = v.items.map((i) => pyValue(i, indent + 4));
-    return wrap("(", items.length === 1 ? [`${items[0]},`] : items, ")", indent);
+    // A one-item tuple needs its comma, `('a',)`; wrapped over lines, every item has one.
+    return wrap("(", items, ")", indent, items.length === 1);
   }
   if (v instanceof PyMapping) {
     const items = v.entries.map(([k, x]) => `${pyString(k)}: ${pyValue(x, indent + 4)}`);
@@ -151,8 +152,14 @@ export function pyValue(v: PyValue, indent = 0): string {
   return pyValue(new PyMapping(entries), indent);
 }
 
-function wrap(open: string, items: string[], close: string, indent: number): string {
-  const flat = `${open}${items.join(", ")}${close}`;
+function wrap(
+  open: string,
+  items: string[],
+  close: string,
+  indent: number,
+  flatTrailingComma = false,
+): string {
+  const flat = `${open}${items.join(", ")}${flatTrailingComma ? "," : ""}${close}`;
   if (flat.length + indent <= WIDTH && !flat.includes("\n")) return flat;
   const pad = " ".repeat(indent + 4);
   return `${open}\n${items.map((i) => `${pad}${i},`).join("\n")}\n${" ".repeat(indent)}${close}`;

@@ -126,6 +126,19 @@ describe("the tutorial example, executed in python3", () => {
   });
 });
 
+describe("Python literals", () => {
+  it("keeps a one-class tuple valid when a long name wraps it over lines (was `'…',,`)", () => {
+    const name = `车辆-${"x".repeat(100)}`;
+    const text = renderMmdetConfig(
+      parseExperiment(specYaml(patched({ dataset: { classes: [name] } }))).experiment,
+    );
+    expect(text).not.toContain(",,");
+    const facts = pythonFacts(text);
+    expect(facts.classes).toEqual([name]);
+    expect(facts.classes_is_tuple).toBe(true);
+  });
+});
+
 describe("renderer rules", () => {
   const render = (patch: Record<string, unknown>) =>
     pythonFacts(renderMmdetConfig(parseExperiment(specYaml(patched(patch))).experiment));
