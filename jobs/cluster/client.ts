@@ -30,7 +30,18 @@ class ObjectApi extends KubernetesObjectApi {
   }
 }
 
-const plain = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T;
+/**
+ * Objects as the API server sends them. client-node turns built-in kinds' timestamps into Date
+ * (which JSON writes with milliseconds) but leaves custom resources' as strings: write both in
+ * the API's RFC 3339 form, so a Job and a JobSet show `created` the same way.
+ */
+const plain = <T>(v: unknown): T =>
+  JSON.parse(JSON.stringify(v), (_key, value: unknown) =>
+    typeof value === "string" && API_DATE_WITH_MILLIS.test(value)
+      ? value.replace(/\.000Z$/, "Z")
+      : value,
+  ) as T;
+const API_DATE_WITH_MILLIS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/;
 
 export type Propagation = "Foreground" | "Background" | "Orphan";
 

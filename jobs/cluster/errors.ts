@@ -13,6 +13,7 @@ export type ClusterErrorKind =
   | "namespace-missing"
   | "platform-missing"
   | "quota-exceeded"
+  | "admission-denied"
   | "not-found"
   | "conflict"
   | "invalid"
@@ -141,6 +142,16 @@ export function toClusterError(e: unknown, op: Operation): ClusterError {
   }
   const body = statusBody((e as { body?: unknown }).body);
   const serverMsg = body?.message ?? "";
+  const denial = admissionDenial(serverMsg);
+  if (denial)
+    return new ClusterError(
+      "admission-denied",
+      `The cluster's ${denial.by} refused ${target(op)}: ${denial.message}\n` +
+        `This is a rule of the cluster, not a missing permission. \`yunshi validate\` should have caught it: ` +
+        `change the spec accordingly, and please report it.`,
+      httpStatus,
+      body,
+    );
   switch (httpStatus) {
     case 401:
       return new ClusterError(
@@ -215,6 +226,21 @@ export function toClusterError(e: unknown, op: Operation): ClusterError {
         body,
       );
   }
+}
+
+/**
+ * An admission webhook's or ValidatingAdmissionPolicy's denial (the API server's wording, which
+ * comes with 403 or the webhook's own code): not an RBAC refusal, and its message is the error.
+ */
+export function admissionDenial(msg: string): { by: string; message: string } | undefined {
+  const webhook = /admission webhook "([^"]+)" denied the request:?\s*([\s\S]*)$/.exec(msg);
+  if (webhook) return { by: `admission webhook ${webhook[1]}`, message: webhook[2] ?? "" };
+  const policy =
+    /ValidatingAdmissionPolicy '([^']+)' with binding '[^']*' denied request:\s*([\s\S]*)$/.exec(
+      msg,
+    );
+  if (policy) return { by: `admission policy ${policy[1]}`, message: policy[2] ?? "" };
+  return undefined;
 }
 
 const rbacVerb = (v: Operation["verb"]) => (v === "apply" ? "patch" : v === "logs" ? "get" : v);

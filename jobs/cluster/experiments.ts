@@ -63,13 +63,16 @@ export async function experimentStates(
 ): Promise<ExperimentState[]> {
   const selector = name === undefined ? Labels.experiment : `${Labels.experiment}=${name}`;
   const workloads: KubeObject[] = [];
+  const childJobs: KubeObject[] = [];
   for (const t of WORKLOAD_TYPES) {
     const { items } = await tolerateMissingCrd(
       () => client.list(t.apiVersion, t.kind, namespace, selector),
       { items: [], resourceVersion: "" },
     );
-    // A JobSet's child Jobs carry the experiment label too: the JobSet speaks for them.
+    // A JobSet's child Jobs carry the experiment label too: the JobSet speaks for them, and
+    // its phase reads their conditions.
     workloads.push(...items.filter((o) => !ownedByJobSet(o)));
+    childJobs.push(...items.filter(ownedByJobSet));
   }
   if (workloads.length === 0) return [];
   const { items: pods } = await client.list("v1", "Pod", namespace, selector);
@@ -78,7 +81,7 @@ export async function experimentStates(
     { items: [], resourceVersion: "" },
   );
   return workloads
-    .map((w) => stateOf(w, pods, kueue))
+    .map((w) => stateOf(w, pods, kueue, childJobs))
     .sort((a, b) => b.created.localeCompare(a.created));
 }
 
@@ -87,6 +90,7 @@ export function stateOf(
   w: KubeObject,
   pods: readonly KubeObject[],
   kueue: readonly KubeObject[],
+  childJobs: readonly KubeObject[] = [],
 ): ExperimentState {
   const name = w.metadata.labels?.[Labels.experiment] ?? w.metadata.name;
   const mine = pods.filter((p) => p.metadata.labels?.[Labels.experiment] === name);
@@ -101,7 +105,15 @@ export function stateOf(
     workload: w,
     pods: mine,
     kueueWorkload: kw,
-    status: derivePhase({ workload: w, pods: mine, kueueWorkload: kw, queuePosition: position }),
+    status: derivePhase({
+      workload: w,
+      pods: mine,
+      childJobs: childJobs.filter((j) =>
+        (j.metadata.ownerReferences ?? []).some((r) => r.uid === w.metadata.uid),
+      ),
+      kueueWorkload: kw,
+      queuePosition: position,
+    }),
     nodes: shape.nodes,
     gpusPerNode: shape.gpusPerNode,
     created: w.metadata.creationTimestamp ?? "",

@@ -8,6 +8,7 @@
 import type { KubeObject } from "./types.ts";
 import { Annotations } from "../labels.ts";
 import { AgentExit, ContainerNames, LauncherExit } from "../pod-contract.ts";
+import { DISRUPTION_FAILURE_MESSAGE } from "../render/kubernetes.ts";
 
 export const PHASES = [
   "Queued",
@@ -26,6 +27,8 @@ export interface PhaseInput {
   workload: KubeObject;
   /** Every pod labelled with the experiment (current and from earlier attempts). */
   pods: readonly KubeObject[];
+  /** A JobSet's child Jobs (their Failed condition is known before the JobSet's). */
+  childJobs?: readonly KubeObject[] | undefined;
   /** The Kueue Workload owned by the workload, when Kueue made one. */
   kueueWorkload?: KubeObject | undefined;
   /** 1-based position among the pending Workloads of the same LocalQueue. */
@@ -37,8 +40,10 @@ export interface PhaseResult {
   /** Why, in words: the queue's reason, the failure's meaning, the interruption's cause. */
   reason?: string;
   queuePosition?: number;
-  /** Times the run was restarted (replacement pods or JobSet group restarts). */
+  /** Times the run was restarted: replacement pods (Job) or group restarts (JobSet), preemptions included. */
   restarts: number;
+  /** The restarts that used up `retries` (failures; preemptions are free). */
+  retriesUsed: number;
   /** `retries` from the spec, when annotated. */
   retries?: number;
 }
@@ -104,6 +109,9 @@ interface ContainerView {
 interface PodView {
   name: string;
   index: string;
+  /** The Job controller's count of failed / ignored (preempted) pods before this one of its index. */
+  failuresBefore: number;
+  ignoredBefore: number;
   created: string;
   phase: string;
   deleting: boolean;
@@ -144,6 +152,8 @@ function podView(p: KubeObject): PodView {
       annotations["batch.kubernetes.io/job-completion-index"] ??
       labels["batch.kubernetes.io/job-completion-index"] ??
       "0",
+    failuresBefore: Number(annotations[JOB_INDEX_FAILURE_COUNT] ?? 0) || 0,
+    ignoredBefore: Number(annotations[JOB_INDEX_IGNORED_FAILURE_COUNT] ?? 0) || 0,
     created: p.metadata.creationTimestamp ?? "",
     phase: str(status.phase) ?? "Pending",
     deleting: p.metadata.deletionTimestamp !== undefined,
@@ -189,10 +199,30 @@ function disruptionText(c: Condition): string {
   return c.message ? `${base} (${c.message})` : base;
 }
 
+/** Pod annotations the Job controller sets with backoffLimitPerIndex (k8s.io/api batch/v1). */
+const JOB_INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count";
+const JOB_INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count";
+
+/** The newest pod of each completion index: it carries the counts of the pods before it. */
+function newestPerIndex(pods: readonly PodView[]): PodView[] {
+  const newest = new Map<string, PodView>();
+  for (const p of pods) {
+    const cur = newest.get(p.index);
+    if (!cur || p.created > cur.created || (p.created === cur.created && p.name > cur.name))
+      newest.set(p.index, p);
+  }
+  return [...newest.values()];
+}
+
+interface RestartCount {
+  restarts: number;
+  retriesUsed: number;
+}
+
 /** How the kind answers the questions phase derivation asks: each kind for itself. */
 interface WorkloadKind {
   succeeded(w: KubeObject): boolean;
-  restarts(w: KubeObject, pods: readonly PodView[]): number;
+  restarts(w: KubeObject, pods: readonly PodView[]): RestartCount;
   expectedPods(w: KubeObject): number;
   suspended(w: KubeObject): boolean;
   failedReason(w: KubeObject, pods: readonly PodView[], retries: number | undefined): string;
@@ -208,6 +238,8 @@ function jobFailedReason(
     case "DeadlineExceeded":
       return `ran longer than maxRuntime (Job deadline exceeded); raise maxRuntime or resubmit to resume from the last checkpoint`;
     case "BackoffLimitExceeded":
+    case "FailedIndexes":
+    case "MaxFailedIndexesExceeded":
       return `retries exhausted (${retries ?? "?"} allowed)${last ? `; last failure: ${last}` : ""}`;
     case "PodFailurePolicy":
       return last ?? c.message ?? "a pod failed with an exit code that retrying cannot fix";
@@ -219,8 +251,19 @@ function jobFailedReason(
 const WORKLOAD_KINDS: Readonly<Record<string, WorkloadKind>> = {
   Job: {
     succeeded: (w) => Boolean(isTrue(w, "Complete") ?? isTrue(w, "SuccessCriteriaMet")),
-    // Every replaced pod counts as a restart, preemptions included (they do not use up retries).
-    restarts: (w) => num(obj(w.status).failed) ?? 0,
+    // Every replacement pod is a restart, preemptions included; only failures use up retries.
+    // The newest pod of the index carries both counts (backoffLimitPerIndex), even after the
+    // pods before it are gone; Jobs rendered without it fall back to the failed counter.
+    restarts: (w, pods) => {
+      const newest = newestPerIndex(pods);
+      if (newest.length > 0 && obj(w.spec).backoffLimitPerIndex !== undefined)
+        return {
+          restarts: newest.reduce((n, p) => n + p.failuresBefore + p.ignoredBefore, 0),
+          retriesUsed: newest.reduce((n, p) => n + p.failuresBefore, 0),
+        };
+      const failed = num(obj(w.status).failed) ?? 0;
+      return { restarts: failed, retriesUsed: failed };
+    },
     expectedPods: (w) => num(obj(w.spec).parallelism) ?? 1,
     suspended: (w) => obj(w.spec).suspend === true,
     failedReason: (w, pods, retries) =>
@@ -228,7 +271,12 @@ const WORKLOAD_KINDS: Readonly<Record<string, WorkloadKind>> = {
   },
   JobSet: {
     succeeded: (w) => Boolean(isTrue(w, "Completed")),
-    restarts: (w) => num(obj(w.status).restarts) ?? 0,
+    // JobSet v0.12 counts every group restart and, apart, those that count towards maxRestarts.
+    restarts: (w) => {
+      const st = obj(w.status);
+      const restarts = num(st.restarts) ?? 0;
+      return { restarts, retriesUsed: num(st.restartsCountTowardsMax) ?? restarts };
+    },
     expectedPods: (w) =>
       arr(obj(w.spec).replicatedJobs).reduce(
         (n, rj) => n + (num(rj.replicas) ?? 1) * (num(obj(obj(rj.template).spec).parallelism) ?? 1),
@@ -290,8 +338,8 @@ export function derivePhase(input: PhaseInput): PhaseResult {
   const pods = input.pods.map(podView);
   const retriesText = w.metadata.annotations?.[Annotations.retries];
   const retries = retriesText === undefined ? undefined : Number(retriesText);
-  const restarts = kind.restarts(w, pods);
-  const base = { restarts, ...(retries === undefined ? {} : { retries }) };
+  const { restarts, retriesUsed } = kind.restarts(w, pods);
+  const base = { restarts, retriesUsed, ...(retries === undefined ? {} : { retries }) };
   const result = (
     phase: Phase,
     reason?: string,
@@ -306,6 +354,20 @@ export function derivePhase(input: PhaseInput): PhaseResult {
   if (kind.succeeded(w)) return result("Succeeded");
   if (isTrue(w, "Failed") || (w.kind === "Job" && isTrue(w, "FailureTarget")))
     return result("Failed", kind.failedReason(w, pods, retries));
+  // A JobSet ends when its failure policy acts on a failed child Job, up to its grace period
+  // later; a child that failed for a reason its policy ends the set for has already decided.
+  const decided = (input.childJobs ?? [])
+    .map((j) => isTrue(j, "Failed") ?? isTrue(j, "FailureTarget"))
+    .find((c) => c !== undefined && endsJobSet(c));
+  if (decided)
+    return result(
+      "Failed",
+      decided.reason === "DeadlineExceeded"
+        ? jobFailedReason(decided, pods, retries)
+        : (lastFailure(pods) ??
+            decided.message ??
+            "a pod failed with an exit code that retrying cannot fix"),
+    );
 
   if (kind.suspended(w)) {
     const kw = input.kueueWorkload;
@@ -336,6 +398,23 @@ export function derivePhase(input: PhaseInput): PhaseResult {
     p.init.some((c) => c.name === ContainerNames.restore && c.state === "running"),
   );
   if (restoring) return result("Restoring", `restoring the last checkpoint into ${restoring.name}`);
+  // Between the restore and the trainer's start the run is still restoring, not starting again.
+  const restored = current.find(
+    (p) =>
+      p.init.some((c) => c.name === ContainerNames.restore && c.state === "terminated") &&
+      !p.containers.some((c) => c.name === ContainerNames.trainer && c.state !== "waiting"),
+  );
+  // The trainer finished and the Job is not Complete yet (final upload, controller catching up).
+  const finishing = pods.filter(
+    (p) =>
+      p.phase === "Succeeded" ||
+      p.containers.some(
+        (c) => c.name === ContainerNames.trainer && c.state === "terminated" && c.exitCode === 0,
+      ),
+  );
+  if (finishing.length > 0 && finishing.length >= kind.expectedPods(w) - current.length)
+    if (!current.some((p) => p.containers.some((c) => c.state === "waiting")))
+      return result("Training", "the trainer finished; waiting for the run to complete");
 
   const training = current.filter((p) =>
     p.containers.some((c) => c.name === ContainerNames.trainer && c.state === "running"),
@@ -352,9 +431,12 @@ export function derivePhase(input: PhaseInput): PhaseResult {
 
   if (earlierFailures) {
     const last = lastFailure(pods);
-    return result("Restarting", last ? `after: ${last}` : "replacing failed pods");
+    return result("Restarting", last ? `after: ${last}` : "replacing failed or interrupted pods");
   }
-  return result("Starting", startingReason(current));
+  const starting = startingReason(current);
+  if (restored && !starting.startsWith("cannot pull"))
+    return result("Restoring", `checkpoint restored; starting the trainer in ${restored.name}`);
+  return result("Starting", starting);
 }
 
 function startingReason(current: readonly PodView[]): string {
@@ -369,6 +451,15 @@ function startingReason(current: readonly PodView[]): string {
       if (c.state === "running")
         return c.name === ContainerNames.fetch ? "fetching the dataset" : `running ${c.name}`;
   return "pods are starting";
+}
+
+/**
+ * Whether yunshi's JobSet failure policy (jobs/render/kubernetes.ts) ends the set for this
+ * child-Job failure: a deadline, or a pod failure policy match that is not a disruption.
+ */
+function endsJobSet(c: Condition): boolean {
+  if (c.reason === "DeadlineExceeded") return true;
+  return c.reason === "PodFailurePolicy" && !(c.message ?? "").includes(DISRUPTION_FAILURE_MESSAGE);
 }
 
 /** Nodes × GPUs per node, from the workload's spec. */

@@ -76,6 +76,7 @@ export interface StatusSummary {
   created: string;
   age: string;
   restarts: number;
+  retriesUsed: number;
   retries?: number;
   checkpointUri?: string;
   lastCheckpoint?: LastCheckpoint;
@@ -93,6 +94,7 @@ function summary(s: ExperimentState, last: LastCheckpoint | undefined, now: Date
     created: s.created,
     age: age(s.created, now),
     restarts: s.status.restarts,
+    retriesUsed: s.status.retriesUsed,
     ...(s.status.retries === undefined ? {} : { retries: s.status.retries }),
     ...(s.checkpointUri === undefined ? {} : { checkpointUri: s.checkpointUri }),
     ...(last === undefined ? {} : { lastCheckpoint: last }),
@@ -118,6 +120,12 @@ function phaseText(r: StatusSummary): string {
   return r.queuePosition !== undefined ? `${r.phase} #${r.queuePosition}` : r.phase;
 }
 
+/** Restarts, and the retries they used when some did (preemptions are free). */
+const restartsText = (r: StatusSummary): string =>
+  r.retries === undefined || r.retriesUsed === 0
+    ? String(r.restarts)
+    : `${r.restarts} (${r.retriesUsed}/${r.retries} retries)`;
+
 function table(rows: StatusSummary[]): string {
   const head = ["NAME", "PHASE", "NODES×GPUS", "AGE", "RESTARTS", "LAST CHECKPOINT", "REASON"];
   const body = rows.map((r) => [
@@ -125,7 +133,7 @@ function table(rows: StatusSummary[]): string {
     phaseText(r),
     `${r.nodes}×${r.gpusPerNode}`,
     r.age,
-    r.retries === undefined ? String(r.restarts) : `${r.restarts}/${r.retries}`,
+    restartsText(r),
     lastText(r.lastCheckpoint),
     r.reason ?? "",
   ]);
@@ -153,7 +161,7 @@ function detail(
     `workload     ${s.workload.kind}/${s.workload.metadata.name}, ${r.nodes} node${r.nodes > 1 ? "s" : ""} × ${r.gpusPerNode} GPU`,
     ...(queue ? [`queue        ${queue}`] : []),
     `age          ${r.age} (created ${r.created})`,
-    `restarts     ${r.restarts}${r.retries === undefined ? "" : ` (${r.retries} retries allowed for failures; preemptions do not count)`}`,
+    `restarts     ${r.restarts}${r.retries === undefined ? "" : ` (${r.retriesUsed} of ${r.retries} retries used: failures use them, preemptions do not)`}`,
     `checkpoints  ${r.checkpointUri ?? "-"}`,
     `last         ${lastText(last)}${last ? ` (from the ${last.source})` : ""}`,
   ];

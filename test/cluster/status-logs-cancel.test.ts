@@ -49,7 +49,7 @@ describe("status", () => {
     );
     const row = (n: string) => lines.find((l) => l.startsWith(n + " "));
     expect(row(NAME)).toMatch(
-      /^cn-traffic-frcnn\s+Training\s+1×1\s+\d+s\s+0\/10\s+epoch_3\.pth \(epoch 3\)/,
+      /^cn-traffic-frcnn\s+Training\s+1×1\s+\d+s\s+0\s+epoch_3\.pth \(epoch 3\)/,
     );
     expect(row("queued-one")).toMatch(
       /Queued #1\s+1×1 .*insufficient unused quota for nvidia\.com\/gpu/,
@@ -138,7 +138,10 @@ describe("status", () => {
     expect(d.out).toMatch(/^experiment {3}cn-traffic-frcnn$/m);
     expect(d.out).toMatch(/^phase {8}Restarting — after: .* was interrupted/m);
     expect(d.out).toMatch(/^queue {8}default$/m);
-    expect(d.out).toMatch(/^restarts {5}1 \(10 retries allowed/m);
+    // The preemption is a restart that used no retry.
+    expect(d.out).toMatch(
+      /^restarts {5}1 \(0 of 10 retries used: failures use them, preemptions do not\)$/m,
+    );
     expect(d.out).toContain(`${next as string}  rank 0  Pending`);
     expect(d.out).toContain(`${pod as string}  rank 0  Failed`);
 

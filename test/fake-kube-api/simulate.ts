@@ -140,6 +140,9 @@ export function createPods(
         annotations: {
           ...obj(tm.annotations),
           "batch.kubernetes.io/job-completion-index": String(i),
+          ...(jobSpec.backoffLimitPerIndex === undefined
+            ? {}
+            : indexFailureCounts(fake, ns, name, i)),
         },
         ownerReferences: [
           {
@@ -283,7 +286,10 @@ export function podFailed(
   });
   for (const c of [...containerNames(p0, "containers"), ...containerNames(p0, "initContainers")])
     fake.terminateContainer(ns, pod, c);
-  bumpFailed(fake, ns, str(obj(obj(p0.metadata).labels)["yunshi.dev/experiment"]));
+  // A Job's pod failure policy ignores disruptions: its failed counter does not move. A
+  // JobSet's child Job fails, and the set restarts (for free, by its preemption rule).
+  const experiment = str(obj(obj(p0.metadata).labels)["yunshi.dev/experiment"]);
+  if (workloadOf(fake, ns, experiment).kind !== "Job") bumpFailed(fake, ns, experiment);
 }
 
 /** A disruption: the pod gets DisruptionTarget and is terminated (spot reclaim, preemption). */
@@ -304,6 +310,39 @@ export function podDisrupted(
   });
 }
 
+/**
+ * What the Job controller (backoffLimitPerIndex) writes on a replacement pod: the failures and
+ * the ignored failures (pod failure policy Ignore: preemptions) of the pods of its index before
+ * it, carried over from the last one (k8s.io/kubernetes pkg/controller/job/indexed_job_utils.go).
+ */
+function indexFailureCounts(fake: FakeKubeApi, ns: string, name: string, index: number) {
+  const FAILURES = "batch.kubernetes.io/job-index-failure-count";
+  const IGNORED = "batch.kubernetes.io/job-index-ignored-failure-count";
+  const last = fake
+    .list("v1", "Pod", ns)
+    .map((p) => p as JsonObject)
+    .filter((p) => {
+      const l = obj(obj(p.metadata).labels);
+      return (
+        l["batch.kubernetes.io/job-name"] === name &&
+        l["batch.kubernetes.io/job-completion-index"] === String(index) &&
+        obj(p.status).phase === "Failed"
+      );
+    })
+    .sort((a, b) =>
+      str(obj(a.metadata).creationTimestamp).localeCompare(str(obj(b.metadata).creationTimestamp)),
+    )
+    .at(-1);
+  if (!last) return { [FAILURES]: "0" };
+  const a = obj(obj(last.metadata).annotations);
+  const disrupted = ((obj(last.status).conditions as Json[] | undefined) ?? []).some(
+    (c) => obj(c).type === "DisruptionTarget" && obj(c).status === "True",
+  );
+  const failures = Number(a[FAILURES] ?? 0) + (disrupted ? 0 : 1);
+  const ignored = Number(a[IGNORED] ?? 0) + (disrupted ? 1 : 0);
+  return { [FAILURES]: String(failures), ...(ignored > 0 ? { [IGNORED]: String(ignored) } : {}) };
+}
+
 /** The disrupted pod has finished terminating: Failed, then gone from the Job's active set. */
 export function podTerminatedAfterDisruption(fake: FakeKubeApi, ns: string, pod: string): void {
   const p0 = fake.get("v1", "Pod", ns, pod) as JsonObject;
@@ -315,7 +354,10 @@ export function podTerminatedAfterDisruption(fake: FakeKubeApi, ns: string, pod:
   });
   for (const c of [...containerNames(p0, "containers"), ...containerNames(p0, "initContainers")])
     fake.terminateContainer(ns, pod, c);
-  bumpFailed(fake, ns, str(obj(obj(p0.metadata).labels)["yunshi.dev/experiment"]));
+  // A Job's pod failure policy ignores disruptions: its failed counter does not move. A
+  // JobSet's child Job fails, and the set restarts (for free, by its preemption rule).
+  const experiment = str(obj(obj(p0.metadata).labels)["yunshi.dev/experiment"]);
+  if (workloadOf(fake, ns, experiment).kind !== "Job") bumpFailed(fake, ns, experiment);
 }
 
 function bumpFailed(fake: FakeKubeApi, ns: string, name: string): void {
