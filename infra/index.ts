@@ -4,6 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { AdmissionGuard } from "./admission.ts";
 import { Cluster } from "./cluster.ts";
 import { NvidiaDevicePlugin } from "./device-plugin.ts";
 import { JobSet } from "./jobset.ts";
@@ -124,6 +125,11 @@ const teams = cfg.teams.map(
       podIdentityAgent: cluster.podIdentityAgent,
     }),
 );
+
+new AdmissionGuard("admission", {
+  registry: registry.repositoryUrls.trainer.apply((url) => url.split("/")[0] ?? url),
+  provider: cluster.provider,
+});
 
 export const clusterName = cluster.clusterName;
 export const region = cfg.region;

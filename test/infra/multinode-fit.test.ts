@@ -73,7 +73,7 @@ const jobset = renderKubernetesObjects({
 }).find((o) => o.kind === "JobSet") as unknown as JobSet;
 const replicated = jobset.spec.replicatedJobs[0]!;
 const pods = (replicated.replicas ?? 1) * (replicated.template.spec?.parallelism ?? 1);
-const pod = replicated.template.spec!.template.spec!;
+const pod = replicated.template.spec.template.spec!;
 const perPod = podRequests(pod);
 
 /** Problems that keep the example from running on this stack; [] when it fits. */

@@ -550,3 +550,37 @@ describe("resource graph", () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 });
+
+describe("admission guard", () => {
+  it("installs the job rules as a ValidatingAdmissionPolicy bound to the team namespaces", () => {
+    const policy = one(
+      resources,
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+      "admission-policy",
+    );
+    const text = JSON.stringify(policy.inputs["spec"]);
+    // Images only from this stack's ECR registry; at most 8 GPUs per container.
+    expect(text).toContain("123456789012.dkr.ecr.us-east-1.amazonaws.com/");
+    expect(text).toContain("8");
+    const binding = one(
+      resources,
+      "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+      "admission-binding",
+    );
+    const selector = (
+      binding.inputs["spec"] as {
+        matchResources: { namespaceSelector: { matchExpressions: { key: string }[] } };
+      }
+    ).matchResources.namespaceSelector.matchExpressions[0]!.key;
+    // The label must be one the team namespaces actually carry.
+    for (const ns of ["vision", "nlp"]) {
+      const labels = (
+        one(resources, "kubernetes:core/v1:Namespace", `team-${ns}-ns`).inputs["metadata"] as {
+          labels: Record<string, string>;
+        }
+      ).labels;
+      expect(Object.keys(labels)).toContain(selector);
+    }
+    expect(binding.dependencies).toContain(policy.urn);
+  });
+});
