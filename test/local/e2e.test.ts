@@ -18,7 +18,7 @@ import { killRun, parse, startLocalRun, storedKeys, whyNoVenv } from "./harness.
 const SPEC = "examples/quickstart.yaml";
 const PREFIX = "local/quickstart/";
 /** checkpoint.every.iters of the quickstart. */
-const INTERVAL = 4;
+const INTERVAL = 8;
 
 const noVenv = whyNoVenv();
 if (noVenv !== undefined) {

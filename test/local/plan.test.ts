@@ -64,7 +64,7 @@ describe("buildLocalPlan", () => {
     expect(plan.init[0]!.argv).toEqual([...agentPrefix, ...AgentCommand.restore(work, uri)]);
     expect(plan.sidecar.argv).toEqual([
       ...agentPrefix,
-      ...AgentCommand.snapshot(work, uri, 2),
+      ...AgentCommand.snapshot(work, uri, 2, "coco/bbox_mAP_50"),
       "--interval",
       LOCAL_SNAPSHOT_POLL_SECONDS,
     ]);
