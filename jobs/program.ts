@@ -20,12 +20,15 @@
 import { Command, CommanderError } from "commander";
 import { registerCancel } from "./commands/cancel.ts";
 import { registerConfig } from "./commands/config.ts";
+import { registerExport } from "./commands/export.ts";
 import { registerDataset } from "./commands/dataset.ts";
 import { registerLocal, routeSubmitLocal } from "./commands/local.ts";
 import { registerLogs } from "./commands/logs.ts";
+import { registerPredict } from "./commands/predict.ts";
 import { registerRender } from "./commands/render.ts";
 import { registerStatus } from "./commands/status.ts";
 import { registerSubmit } from "./commands/submit.ts";
+import { registerTensorboard } from "./commands/tensorboard.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { SpecError, UsageError } from "./errors.ts";
 import { ExitCode, type Io } from "./io.ts";
@@ -58,6 +61,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   registerCancel(program, io);
   registerLocal(program, io, setExit);
   registerDataset(program, io);
+  registerPredict(program, io, setExit);
+  registerExport(program, io, setExit);
+  registerTensorboard(program, io, setExit);
   program.addHelpText(
     "after",
     `

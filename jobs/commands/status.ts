@@ -52,14 +52,30 @@ export function registerStatus(program: Command, io: Io): void {
       return lastCheckpointFromLogs(client, s);
     };
     const rows = await Promise.all(states.map(async (s) => ({ s, last: await lastOf(s) })));
+    // One experiment: its best validation score so far and the epoch (issue 13).
+    const { bestMetricFromUri, formatBestMetric } =
+      await import("../after-training/best-metric.ts");
+    const uri = name === undefined ? undefined : rows[0]?.s.checkpointUri;
+    const best =
+      uri === undefined
+        ? undefined
+        : await bestMetricFromUri(uri, {
+            env: process.env,
+            region: platform?.region,
+            endpoint: platform?.s3Endpoint,
+          });
     const now = new Date();
     if (output !== "table") {
       const data = rows.map(({ s, last }) => summary(s, last, now));
-      const doc = name === undefined ? data : data[0];
+      const doc =
+        name === undefined
+          ? data
+          : { ...data[0], ...(best === undefined ? {} : { bestMetric: best }) };
       io.out(output === "json" ? JSON.stringify(doc, null, 2) + "\n" : stringify(doc));
       return;
     }
-    if (name !== undefined && rows[0]) return io.out(detail(rows[0].s, rows[0].last, now, rankOf));
+    if (name !== undefined && rows[0])
+      return io.out(detail(rows[0].s, rows[0].last, now, rankOf, best && formatBestMetric(best)));
     if (rows.length === 0) return io.out(`no experiments in namespace ${namespace}\n`);
     io.out(table(rows.map(({ s, last }) => summary(s, last, now))));
   });
@@ -151,6 +167,7 @@ function detail(
   last: LastCheckpoint | undefined,
   now: Date,
   rankOf: (pod: ExperimentState["pods"][number]) => number,
+  best?: string,
 ): string {
   const r = summary(s, last, now);
   const queue = s.workload.metadata.labels?.[Labels.kueueQueue];
@@ -164,6 +181,7 @@ function detail(
     `restarts     ${r.restarts}${r.retries === undefined ? "" : ` (${r.retriesUsed} of ${r.retries} retries used: failures use them, preemptions do not)`}`,
     `checkpoints  ${r.checkpointUri ?? "-"}`,
     `last         ${lastText(last)}${last ? ` (from the ${last.source})` : ""}`,
+    ...(best === undefined ? [] : [`best         ${best}`]),
   ];
   const pods = [...s.pods].sort((a, b) =>
     (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""),

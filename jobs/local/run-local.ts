@@ -401,6 +401,17 @@ async function execute(
     lastCommitted === undefined ? "" : ` ${plan.checkpointUri}checkpoints/${lastCommitted}`;
   if (code === LauncherExit.ok && outcome !== "preempted" && !controller.interrupted) {
     phase("Completed", `final model${where}; logs ${plan.checkpointUri}logs/`);
+    // What to do with the model (issue 13): its best score, and a predict line to try it.
+    const { nextSteps } = await import("../after-training/next-steps.ts");
+    const dataset = resolveDataset(o.experiment.dataset.uri, o.file);
+    const steps = await nextSteps({
+      experiment: o.experiment,
+      dataset,
+      store,
+      checkpointUri: plan.checkpointUri,
+      stateDir: o.stateDir,
+    });
+    steps.forEach(say);
     return ExitCode.ok;
   }
   if (controller.interrupted || outcome === "preempted") {
