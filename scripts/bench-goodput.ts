@@ -72,7 +72,10 @@ if (why !== undefined) {
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 function attempt(stateDir: string, port: number): LocalRun {
-  return startLocalRun([spec, "--state-dir", stateDir, "--s3-port", String(port)]);
+  // The CLI as `npm run submit` runs it now: the bundle (bin/yunshi.js), not tsx.
+  return startLocalRun([spec, "--state-dir", stateDir, "--s3-port", String(port)], {
+    cli: "bundle",
+  });
 }
 
 const firstIterAt = async (run: LocalRun): Promise<number> =>

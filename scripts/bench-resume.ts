@@ -17,7 +17,7 @@
  *   r50         the same spec without the slimming: Faster R-CNN R50-FPN at full size,
  *               random init (no download), checkpoint with SGD momentum ≈ 330 MB
  *
- *   npm run bench:resume -- [--models quickstart,r50] [--restarts 2]
+ *   npm run bench:resume -- [--models quickstart,r50] [--restarts 2] [--cli both|tsx|bundle]
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -31,9 +31,15 @@ const { values } = parseArgs({
   options: {
     models: { type: "string", default: "quickstart,r50" },
     restarts: { type: "string", default: "2" },
+    cli: { type: "string", default: "both" },
   },
 });
 const restarts = Number(values.restarts);
+// Which CLI starts the local run: "tsx" (the sources, as before issue 15's bundle), "bundle"
+// (bin/yunshi.js, what `npm run submit` runs now) or "both", alternating, for before/after.
+const clis = (values.cli === "both" ? ["tsx", "bundle"] : [values.cli]) as ("tsx" | "bundle")[];
+if (!clis.every((c) => c === "tsx" || c === "bundle"))
+  throw new Error(`--cli ${values.cli}: tsx, bundle or both`);
 const why = whyNoVenv();
 if (why !== undefined) {
   process.stderr.write(`bench:resume needs the trainer's .venv: ${why}\n`);
@@ -123,47 +129,51 @@ try {
     const committed = await first.waitFor(/committed to the store \(([\d.]+) MB\)/, 1_800_000);
     const checkpointMB = Number(/\(([\d.]+) MB\)/.exec(committed.text)?.[1] ?? NaN);
     await killRun(first, stateDir, name);
-    const rows: Breakdown[] = [];
+    const byCli = new Map<string, Breakdown[]>(clis.map((c) => [c, []]));
     for (let i = 0; i < restarts; i++) {
-      process.stderr.write(`${model}: restart ${i + 1} of ${restarts}...\n`);
-      const run = startLocalRun(args, { env });
-      rows.push(await measuredRestart(run));
-      await killRun(run, stateDir, name);
+      for (const cli of clis) {
+        process.stderr.write(`${model}: restart ${i + 1} of ${restarts} (${cli})...\n`);
+        const run = startLocalRun(args, { env, cli });
+        byCli.get(cli)?.push(await measuredRestart(run));
+        await killRun(run, stateDir, name);
+      }
     }
-    const keys = Object.keys(rows[0]?.at ?? {});
-    const median = (xs: number[]): number => {
-      const v = [...xs].sort((a, b) => a - b);
-      const m = Math.floor(v.length / 2);
-      return v.length % 2 ? (v[m] ?? NaN) : ((v[m - 1] ?? 0) + (v[m] ?? 0)) / 2;
-    };
-    const at = Object.fromEntries(keys.map((k) => [k, median(rows.map((r) => r.at[k] ?? NaN))]));
-    report.push(
-      "",
-      `${model}: checkpoint ${checkpointMB} MB, median of ${rows.length} restart(s), load average ${loadavg()
-        .map((x) => x.toFixed(1))
-        .join(" / ")}`,
-      "",
-      "| stage | reached at | took |",
-      "| --- | --- | --- |",
-    );
-    let prev = 0;
-    const labels: Record<string, string> = {
-      "restore started": "CLI start, embedded store, plan → restore started",
-      "restore done": "restore (agent start, download, verify, place)",
-      "launcher started": "→ launcher started",
-      imports: "Python imports (torch, MMEngine, MMDetection)",
-      "model-built": "config, Runner, model and loops built",
-      "checkpoint-loaded": "checkpoint loaded (weights, optimizer, iteration)",
-      "first-iteration": "first training iteration",
-    };
-    for (const k of keys) {
-      const v = at[k] ?? NaN;
-      report.push(`| ${labels[k] ?? k} | ${v.toFixed(1)} s | ${(v - prev).toFixed(1)} s |`);
-      prev = v;
+    for (const [cli, rows] of byCli) {
+      const keys = Object.keys(rows[0]?.at ?? {});
+      const median = (xs: number[]): number => {
+        const v = [...xs].sort((a, b) => a - b);
+        const m = Math.floor(v.length / 2);
+        return v.length % 2 ? (v[m] ?? NaN) : ((v[m - 1] ?? 0) + (v[m] ?? 0)) / 2;
+      };
+      const at = Object.fromEntries(keys.map((k) => [k, median(rows.map((r) => r.at[k] ?? NaN))]));
+      report.push(
+        "",
+        `${model}, CLI ${cli === "tsx" ? "from the sources through tsx (before)" : "bundle, bin/yunshi.js (after)"}: checkpoint ${checkpointMB} MB, median of ${rows.length} restart(s), load average ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(" / ")}`,
+        "",
+        "| stage | reached at | took |",
+        "| --- | --- | --- |",
+      );
+      let prev = 0;
+      const labels: Record<string, string> = {
+        "restore started": "CLI start, embedded store, plan → restore started",
+        "restore done": "restore (agent start, download, verify, place)",
+        "launcher started": "→ launcher started",
+        imports: "Python imports (torch, MMEngine, MMDetection)",
+        "model-built": "config, Runner, model and loops built",
+        "checkpoint-loaded": "checkpoint loaded (weights, optimizer, iteration)",
+        "first-iteration": "first training iteration",
+      };
+      for (const k of keys) {
+        const v = at[k] ?? NaN;
+        report.push(`| ${labels[k] ?? k} | ${v.toFixed(1)} s | ${(v - prev).toFixed(1)} s |`);
+        prev = v;
+      }
+      report.push(
+        `per restart, first iteration at: ${rows.map((r) => `${(r.at["first-iteration"] ?? NaN).toFixed(1)} s`).join(", ")}`,
+      );
     }
-    report.push(
-      `per restart, first iteration at: ${rows.map((r) => `${(r.at["first-iteration"] ?? NaN).toFixed(1)} s`).join(", ")}`,
-    );
   }
 } finally {
   await rm(base, { recursive: true, force: true });

@@ -30,8 +30,9 @@ import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /**
- * Two levels below the repository root, like jobs/<area>/: modules that find the
- * repository from import.meta.url (jobs/local/run-local.ts: "../../") keep working.
+ * Every output file (entry and chunks) sits directly in here, two levels below the
+ * repository root like jobs/<area>/*.ts: modules that find the repository from
+ * import.meta.url (jobs/local/run-local.ts: new URL("../../", import.meta.url)) keep working.
  */
 export const CLI_DIST_DIR = join(REPO_ROOT, "dist", "cli");
 const ENTRY = "jobs/cli.ts";
@@ -137,7 +138,8 @@ export async function buildCli({ outDir = CLI_DIST_DIR, clean = true } = {}) {
     entryPoints: { cli: ENTRY },
     outdir: outDir,
     entryNames: "[name]",
-    chunkNames: "chunks/[name]-[hash]",
+    // No subfolder for chunks: see CLI_DIST_DIR.
+    chunkNames: "[name]-[hash]",
     bundle: true,
     splitting: true,
     format: "esm",

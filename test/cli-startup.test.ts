@@ -68,6 +68,22 @@ describe("the light commands load no heavy module", () => {
   });
 });
 
+describe("the bundle finds the repository like the sources do", () => {
+  it("jobs/local/run-local.ts's REPO_ROOT is the repository root inside the bundle", async () => {
+    // submit --local finds the launcher, the agent and .venv/ from REPO_ROOT, computed from
+    // import.meta.url; a chunk one folder too deep made it dist/ (and --local unusable).
+    const meta = JSON.parse(readFileSync(join(outDir, "meta.json"), "utf8")) as {
+      outputs: Record<string, { entryPoint?: string }>;
+    };
+    const chunk = Object.entries(meta.outputs).find(
+      ([, o]) => o.entryPoint === "jobs/local/run-local.ts",
+    )?.[0];
+    if (chunk === undefined) throw new Error("no chunk for jobs/local/run-local.ts");
+    const mod = (await import(join(REPO_ROOT, chunk))) as { REPO_ROOT: string };
+    expect(mod.REPO_ROOT).toBe(`${REPO_ROOT}/`);
+  });
+});
+
 describe("the build knows when it is stale", () => {
   interface Stamp {
     sha256: string;

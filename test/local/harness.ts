@@ -30,7 +30,12 @@ export interface LocalRun {
 
 export function startLocalRun(
   args: readonly string[],
-  opts: { env?: Record<string, string | undefined>; echo?: boolean } = {},
+  opts: {
+    env?: Record<string, string | undefined>;
+    echo?: boolean;
+    /** "bundle": the built CLI as users run it (bin/yunshi.js); default: the sources via tsx. */
+    cli?: "tsx" | "bundle";
+  } = {},
 ): LocalRun {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...opts.env }))
@@ -38,7 +43,14 @@ export function startLocalRun(
   const startedAt = performance.now();
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(REPO, "jobs", "cli.ts"), "submit", ...args, "--local"],
+    [
+      ...(opts.cli === "bundle"
+        ? [join(REPO, "bin", "yunshi.js")]
+        : ["--import", "tsx", join(REPO, "jobs", "cli.ts")]),
+      "submit",
+      ...args,
+      "--local",
+    ],
     { cwd: REPO, env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   const lines: Line[] = [];
