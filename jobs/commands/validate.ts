@@ -1,4 +1,6 @@
 /** `yunshi validate exp.yaml...`: check specs; prints one line per valid file. */
+import { realpath } from "node:fs/promises";
+import { dirname, isAbsolute, relative, sep } from "node:path";
 import type { Command } from "commander";
 import { formatIssue, SpecError, UsageError } from "../errors.ts";
 import { ExitCode, type Io } from "../io.ts";
@@ -26,9 +28,16 @@ export function registerValidate(program: Command, io: Io, setExit: (code: numbe
         // Render the config and the objects and run the job rules, exactly as render does
         // (a local dataset path is fine here: it is what submit --local reads).
         renderChecked(loaded, platformFromFlags(flags, e));
-        // A local dataset folder gets `yunshi dataset check` too (docs/datasets.md).
-        const { checkLocalDataset } = await import("../dataset/local-dataset.ts");
-        await checkLocalDataset(e, file);
+        // A local dataset folder gets `yunshi dataset check` too (docs/datasets.md), but
+        // only inside the spec's own folder: validate runs on strangers' specs in CI, and a
+        // spec must not make it read (and quote) files elsewhere on the runner.
+        const { checkLocalDataset, localDatasetDir } = await import("../dataset/local-dataset.ts");
+        const dir = localDatasetDir(e.dataset.uri, file);
+        if (dir !== undefined && !(await isInsideFolderOf(dir, file))) {
+          io.err(
+            `⚠ ${file}: dataset.uri ${JSON.stringify(e.dataset.uri)} is outside the spec's folder, so validate does not read it\n    fix: submit --local checks it, or run yunshi dataset check ${dir} --spec ${file}\n`,
+          );
+        } else await checkLocalDataset(e, file);
         const r = e.resources;
         ok.push(
           `✓ ${file}: ${e.name} — ${e.model.config}, ${e.dataset.classes.length} classes, ${r.nodes} node${r.nodes === 1 ? "" : "s"} × ${r.gpusPerNode} GPU, ${e.train.epochs} epochs, ${e.train.precision}\n`,
@@ -43,4 +52,14 @@ export function registerValidate(program: Command, io: Io, setExit: (code: numbe
     if (invalid) setExit(ExitCode.invalidInput);
     else ok.forEach((line) => io.out(line));
   });
+}
+
+/** Whether `dir` (symlinks resolved) lies inside the folder holding `specFile`; a missing
+ * `dir` counts as inside (there is nothing to read). */
+async function isInsideFolderOf(dir: string, specFile: string): Promise<boolean> {
+  const real = await realpath(dir).catch(() => undefined);
+  if (real === undefined) return true;
+  const root = await realpath(dirname(specFile));
+  const rel = relative(root, real);
+  return rel === "" || (!isAbsolute(rel) && rel !== ".." && !rel.startsWith(`..${sep}`));
 }

@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -84,6 +84,30 @@ describe("hostile specs through the CLI", () => {
     expect(r.out).toContain("constructor='LayerDecayOptimizerConstructor'");
     expect(r.out).toMatch(/paramwise_cfg=dict\(decay_rate=0\.9, num_layers=12\)/);
     expect((await cli("validate", file)).code).toBe(0);
+  });
+
+  it("validate reads no local dataset outside the spec's folder (nor through a symlink)", async () => {
+    const specDir = await mkdtemp(join(tmpdir(), "yunshi-outside-"));
+    await symlink("/etc", join(specDir, "data"));
+    for (const uri of ["/etc", "./data", "../../../../../../etc"]) {
+      const file = join(specDir, "exp.yaml");
+      await writeFile(
+        file,
+        specYaml(
+          patched({
+            dataset: {
+              uri,
+              train: { annotations: "passwd", images: "./" },
+              val: { annotations: "hostname", images: "./" },
+            },
+          }),
+        ),
+      );
+      const r = await cli("validate", file);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toContain("is outside the spec's folder, so validate does not read it");
+      expect(r.err).not.toMatch(/root:|not valid JSON/);
+    }
   });
 
   it("refuses through the installed bin too: a real process, exit 2, empty stdout", async () => {
