@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { mapLimit } from "../../images/checkpoint-agent/src/limiter.ts";
-import { readImageHeader } from "./image-header.ts";
+import { displayedSize, readImageHeader } from "./image-header.ts";
 import { imagePathIn, type DatasetLayout } from "./layout.ts";
 import { DatasetError, type DatasetProblem } from "./problems.ts";
 import type { Subset } from "./split.ts";
@@ -102,6 +102,12 @@ export async function checkDataset(o: CheckOptions): Promise<CheckReport> {
       });
     }
 
+    if (doc.images.length === 0)
+      problems.push({
+        file,
+        message: "no images: MMDetection cannot build an empty dataset",
+        fix: "convert again with a larger --val, or add pictures",
+      });
     const images = new Map<
       number,
       { name: string; width: number; height: number; boxes: number }
@@ -149,12 +155,21 @@ export async function checkDataset(o: CheckOptions): Promise<CheckReport> {
         return;
       }
       const h = readImageHeader(bytes);
-      if (!h.ok) problems.push({ file, image: label, message: `picture ${path}: ${h.reason}` });
-      else if (h.width !== img.width || h.height !== img.height)
+      if (!h.ok) {
+        problems.push({ file, image: label, message: `picture ${path}: ${h.reason}` });
+        return;
+      }
+      // MMDetection sees the picture upright (EXIF orientation applied on decode).
+      const seen = displayedSize(h);
+      if (seen.width !== img.width || seen.height !== img.height)
         problems.push({
           file,
           image: label,
-          message: `the JSON says ${img.width}×${img.height}, the picture ${path} is ${h.width}×${h.height}`,
+          message:
+            h.orientation >= 5 && h.width === img.width && h.height === img.height
+              ? `the JSON gives the stored size ${img.width}×${img.height}, but the picture ${path} has EXIF orientation ${h.orientation}, so MMDetection turns it to ${seen.width}×${seen.height} and the boxes miss their objects`
+              : `the JSON says ${img.width}×${img.height}, the picture ${path} is ${seen.width}×${seen.height}`,
+          fix: "convert the source again with yunshi dataset convert (it turns boxes with the picture)",
         });
     });
 

@@ -19,8 +19,9 @@ import { dirname, join, relative, resolve } from "node:path";
 import { mapLimit } from "../../images/checkpoint-agent/src/limiter.ts";
 import { resolveClasses } from "./class-names.ts";
 import { buildCoco, type PlacedBox, type PlacedImage } from "./coco.ts";
-import { readImageHeader } from "./image-header.ts";
+import { displayedSize, readImageHeader } from "./image-header.ts";
 import { readLabelme } from "./labelme-reader.ts";
+import { boxToUpright, ORIENTATION_WORDS } from "./orientation.ts";
 import { imagePathIn, subsetLayout, type DatasetLayout } from "./layout.ts";
 import { DatasetError, type DatasetProblem } from "./problems.ts";
 import type { SourceFormat, SourceImage, SourceRead } from "./source-annotation.ts";
@@ -71,6 +72,8 @@ export interface ConvertReport {
   readonly val: SubsetReport;
   readonly dropped: readonly DroppedBox[];
   readonly clipped: number;
+  /** Pictures whose boxes were turned upright with their EXIF orientation. */
+  readonly turned: number;
   readonly notes: readonly DatasetProblem[];
   readonly unlabeled: number;
   readonly includeUnlabeled: boolean;
@@ -160,6 +163,7 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
 
   const dropped: DroppedBox[] = [];
   let clipped = 0;
+  let turned = 0;
   const placed = await mapLimit(pictures, 8, async (p) => {
     const header = readImageHeader(await readFile(join(src, p.image)));
     const from =
@@ -174,8 +178,19 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
       });
       return undefined;
     }
-    const { width: W, height: H } = header;
+    // W × H: the picture as the labelling tool showed it (LabelImg: as stored; labelme:
+    // upright). Boxes are checked and clipped there, then turned upright for MMDetection.
+    const upright = displayedSize(header);
+    const { width: W, height: H } = source.frame === "stored" ? header : upright;
+    const turn = source.frame === "stored" ? header.orientation : 1;
     const file = p.annotation ?? p.image;
+    if (turn !== 1) {
+      turned++;
+      notes.push({
+        file,
+        message: `${p.image} has EXIF orientation ${turn} (${ORIENTATION_WORDS[turn] ?? "?"}): MMDetection shows it upright (${upright.width}×${upright.height}), LabelImg showed it as stored (${W}×${H}); the boxes were turned with it`,
+      });
+    }
     const d = p.declaredSize;
     // A picture resized after labelling (phone photos shrunk to save space) keeps its
     // aspect ratio: scale the boxes with it. Any other disagreement is only reported.
@@ -186,7 +201,7 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
       if (uniform) scale = fx;
       notes.push({
         file,
-        message: `says the picture is ${d.width}×${d.height}, the file is ${W}×${H}${uniform ? `: resized after labelling, boxes scaled by ${+fx.toFixed(4)}` : `${d.width === H && d.height === W ? " (rotated: EXIF orientation?)" : ""}; boxes are kept as labelled and checked against the file`}`,
+        message: `says the picture is ${d.width}×${d.height}, the file is ${W}×${H}${uniform ? `: resized after labelling, boxes scaled by ${+fx.toFixed(4)}` : "; boxes are kept as labelled and checked against the file"}`,
       });
     }
     const boxes: PlacedBox[] = [];
@@ -219,9 +234,17 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
       }
       const index = classIndex.get(b.label) ?? classIndex.get(b.label.trim());
       if (index === undefined) continue; // reported by resolveClasses
-      boxes.push({ classIndex: index, x: c[0], y: c[1], w, h, difficult: b.difficult });
+      const u = boxToUpright({ x1: c[0], y1: c[1], x2: c[2], y2: c[3] }, turn, W, H);
+      boxes.push({
+        classIndex: index,
+        x: u.x1,
+        y: u.y1,
+        w: u.x2 - u.x1,
+        h: u.y2 - u.y1,
+        difficult: b.difficult,
+      });
     }
-    return { picture: p, width: W, height: H, boxes };
+    return { picture: p, width: upright.width, height: upright.height, boxes };
   });
   const subsets: Record<Subset, PlacedImage[]> = { train: [], val: [] };
   const copies: { from: string; to: string }[] = [];
@@ -246,6 +269,22 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
     subsets[subset].push({ fileName, width: x.width, height: x.height, boxes: x.boxes });
     copies.push({ from: join(src, x.picture.image), to });
   }
+  if (problems.length === 0)
+    for (const subset of ["train", "val"] as const)
+      if (subsets[subset].length === 0)
+        // mmengine cannot build an empty dataset ("need at least one array to concatenate").
+        problems.push(
+          o.split === "folders"
+            ? {
+                file: `${subset}/`,
+                message: `no pictures under ${subset}/: MMDetection cannot build an empty ${subset} set`,
+              }
+            : {
+                file: "--val",
+                message: `${subset} would have no pictures (${placed.filter(Boolean).length} pictures, --val ${o.valFraction}, --seed ${o.seed}): MMDetection cannot build an empty ${subset} set`,
+                fix: "add pictures, change --val, or try another --seed",
+              },
+        );
   problems.sort(byPlace);
   notes.sort(byPlace);
   dropped.sort(byPlace);
@@ -309,6 +348,7 @@ export async function convertDataset(o: ConvertOptions): Promise<ConvertReport> 
     val: report(subsets.val),
     dropped,
     clipped,
+    turned,
     notes,
     unlabeled: source.unlabeled.length,
     includeUnlabeled: o.includeUnlabeled,

@@ -11,8 +11,29 @@ import { imageSize } from "image-size";
 const DECODABLE = new Set(["jpg", "png", "bmp", "tiff", "webp"]);
 
 export type ImageHeader =
-  | { readonly ok: true; readonly width: number; readonly height: number; readonly type: string }
+  | {
+      readonly ok: true;
+      /** As stored in the file. */
+      readonly width: number;
+      readonly height: number;
+      readonly type: string;
+      /** EXIF orientation 1–8 (1: as stored). */
+      readonly orientation: number;
+    }
   | { readonly ok: false; readonly reason: string };
+
+/**
+ * The size MMDetection sees: mmcv decodes with OpenCV (or Pillow), both of which turn a
+ * picture upright by its EXIF orientation, so 5–8 swap width and height.
+ */
+export function displayedSize(h: { width: number; height: number; orientation: number }): {
+  width: number;
+  height: number;
+} {
+  return h.orientation >= 5 && h.orientation <= 8
+    ? { width: h.height, height: h.width }
+    : { width: h.width, height: h.height };
+}
 
 export function readImageHeader(bytes: Buffer): ImageHeader {
   if (bytes.length === 0) return { ok: false, reason: "the file is empty" };
@@ -31,7 +52,11 @@ export function readImageHeader(bytes: Buffer): ImageHeader {
   }
   const truncated = isTruncated(type, bytes);
   if (truncated !== undefined) return { ok: false, reason: truncated };
-  return { ok: true, width: size.width, height: size.height, type };
+  const orientation =
+    size.orientation !== undefined && size.orientation >= 1 && size.orientation <= 8
+      ? size.orientation
+      : 1;
+  return { ok: true, width: size.width, height: size.height, type, orientation };
 }
 
 export async function readImageFile(path: string): Promise<ImageHeader> {

@@ -134,5 +134,12 @@ export async function readLabelme(tree: SourceTree): Promise<SourceRead> {
         : {}),
     });
   }
-  return { images, problems, notes, unlabeled: tree.images.filter((i) => !annotated.has(i)) };
+  return {
+    images,
+    problems,
+    notes,
+    unlabeled: tree.images.filter((i) => !annotated.has(i)),
+    // labelme applies the EXIF orientation before showing a picture (utils.apply_exif_orientation).
+    frame: "upright",
+  };
 }

@@ -48,4 +48,9 @@ export interface SourceRead {
   readonly unlabeled: readonly string[];
   /** Class order the source itself records (LabelImg's classes.txt), if any. */
   readonly classOrder?: readonly string[];
+  /**
+   * Which pixels the coordinates refer to. LabelImg (Qt's QImage) shows a picture as
+   * stored, ignoring its EXIF orientation; labelme turns it upright first.
+   */
+  readonly frame: "stored" | "upright";
 }

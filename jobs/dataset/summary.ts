@@ -77,6 +77,10 @@ export function formatConvertReport(r: ConvertReport, out: string): string {
     lines.push(
       `clipped to the picture: ${r.clipped} box${r.clipped === 1 ? "" : "es"} reaching past its edge`,
     );
+  if (r.turned > 0)
+    lines.push(
+      `turned upright with their EXIF orientation: the boxes of ${r.turned} picture(s) (phone photos; MMDetection turns them on load, LabelImg does not)`,
+    );
   if (r.unlabeled > 0)
     lines.push(
       r.includeUnlabeled

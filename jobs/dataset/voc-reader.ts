@@ -166,5 +166,7 @@ export async function readVoc(tree: SourceTree): Promise<SourceRead> {
     problems,
     notes,
     unlabeled: tree.images.filter((i) => !annotated.has(i)),
+    // LabelImg shows pictures as stored (QImage ignores EXIF orientation).
+    frame: "stored",
   };
 }

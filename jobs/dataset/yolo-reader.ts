@@ -127,6 +127,8 @@ export async function readYolo(
     problems,
     notes,
     unlabeled: tree.images.filter((i) => !annotated.has(i)),
+    // LabelImg shows pictures as stored (QImage ignores EXIF orientation).
+    frame: "stored",
     ...(classOrder === undefined ? {} : { classOrder }),
   };
 }

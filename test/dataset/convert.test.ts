@@ -290,6 +290,98 @@ describe("dataset convert --from voc (LabelImg)", () => {
   });
 });
 
+describe("dataset convert: phone photos with EXIF orientation (LabelImg shows them as stored)", () => {
+  it("gives the upright size and turns the boxes with the picture", async () => {
+    const out = join(await tempDir("exif"), "out");
+    const r = await cli(
+      "dataset",
+      "convert",
+      join(FIXTURES, "voc-exif"),
+      "-o",
+      out,
+      "--from",
+      "voc",
+      "--classes",
+      "行人,车辆",
+      "--split",
+      "folders",
+    );
+    expect(r.code, r.err).toBe(0);
+    const train = await coco(out, "train");
+    const val = await coco(out, "val");
+    // Stored 128×96; orientation 6 and 8 both display 96×128.
+    expect(train.images).toEqual([{ id: 1, file_name: "手机/竖拍 1.jpg", width: 96, height: 128 }]);
+    expect(val.images).toEqual([{ id: 1, file_name: "手机/竖拍 2.jpg", width: 96, height: 128 }]);
+    // 行人 stored at x 19–32, y 29–60 (LabelImg xmin 20 … ymax 60).
+    // Orientation 6 (turn 90° clockwise): x' = 96 − y, y' = x → x 36–67, y 19–32.
+    expect(train.annotations[0]?.bbox).toEqual([36, 19, 31, 13]);
+    // Orientation 8 (turn 90° anticlockwise): x' = y, y' = 128 − x → x 29–60, y 96–109.
+    expect(val.annotations[0]?.bbox).toEqual([29, 96, 31, 13]);
+    expect(r.err).toContain(
+      "手机/竖拍 1.jpg has EXIF orientation 6 (turned 90° clockwise): MMDetection shows it upright (96×128), LabelImg showed it as stored (128×96); the boxes were turned with it",
+    );
+    expect(r.out).toContain(
+      "turned upright with their EXIF orientation: the boxes of 2 picture(s)",
+    );
+    expect((await cli("dataset", "check", out, "--classes", "行人,车辆")).code).toBe(0);
+  });
+
+  it("dataset check catches a COCO file that kept the stored size", async () => {
+    const out = join(await tempDir("exif-check"), "out");
+    expect(
+      (
+        await cli(
+          "dataset",
+          "convert",
+          join(FIXTURES, "voc-exif"),
+          "-o",
+          out,
+          "--from",
+          "voc",
+          "--classes",
+          "行人,车辆",
+          "--split",
+          "folders",
+        )
+      ).code,
+    ).toBe(0);
+    const file = join(out, "annotations/train.json");
+    const t = JSON.parse(await readFile(file, "utf8")) as {
+      images: { width: number; height: number }[];
+    };
+    t.images[0]!.width = 128;
+    t.images[0]!.height = 96;
+    await writeFile(file, JSON.stringify(t));
+    const r = await cli("dataset", "check", out);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(
+      "the JSON gives the stored size 128×96, but the picture train/手机/竖拍 1.jpg has EXIF orientation 6, so MMDetection turns it to 96×128",
+    );
+  });
+});
+
+describe("dataset convert: an empty subset", () => {
+  it("is an error, since MMDetection cannot build an empty dataset", async () => {
+    const out = join(await tempDir("empty-val"), "out");
+    const r = await cli(
+      "dataset",
+      "convert",
+      join(FIXTURES, "yolo-labelimg"),
+      "-o",
+      out,
+      "--from",
+      "yolo",
+      "--val",
+      "0",
+    );
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(
+      "--val: val would have no pictures (6 pictures, --val 0, --seed 0): MMDetection cannot build an empty val set",
+    );
+    await expect(readdir(out)).rejects.toThrow(/ENOENT/);
+  });
+});
+
 describe("dataset convert --from yolo (LabelImg YOLO mode)", () => {
   it("reads classes.txt and scales normalised boxes by the real picture size", async () => {
     const out = join(await tempDir("yolo"), "out");

@@ -22,16 +22,20 @@ CLASSES = ["行人", "车辆"]
 
 def convert(src: str, fmt: str, out: Path) -> Path:
     tsx = REPO / "node_modules" / ".bin" / "tsx"
+    split = ["--split", "folders"] if src == "voc-exif" else []
     proc = subprocess.run(
         [str(tsx), "jobs/cli.ts", "dataset", "convert", str(FIXTURES / src), "-o", str(out), "--from", fmt,
-         "--classes", ",".join(CLASSES)],
+         "--classes", ",".join(CLASSES), *split],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     return out
 
 
-@pytest.fixture(scope="module", params=[("voc-labelimg", "voc"), ("yolo-labelimg", "yolo"), ("labelme", "labelme")])
+@pytest.fixture(
+    scope="module",
+    params=[("voc-labelimg", "voc"), ("voc-exif", "voc"), ("yolo-labelimg", "yolo"), ("labelme", "labelme")],
+)
 def converted(request, tmp_path_factory) -> Path:
     src, fmt = request.param
     return convert(src, fmt, tmp_path_factory.mktemp("转换") / "数据 集")
@@ -98,6 +102,37 @@ def test_difficult_is_kept_as_ignored(tmp_path):
             found += [(info["img_path"], inst["ignore_flag"]) for inst in info["instances"] if inst["ignore_flag"]]
     # 图片 01.xml's third object is <difficult>1</difficult>.
     assert [(Path(p).name, f) for p, f in found] == [("图片 01.jpg", 1)]
+
+
+def test_phone_photo_boxes_land_on_their_objects(tmp_path):
+    """LabelImg labels EXIF-rotated photos as stored; mmcv decodes them upright. After
+    convert, each box must cover its painted object in the picture MMDetection decodes."""
+    import numpy as np
+    from mmdet.datasets import CocoDataset
+    from mmdet.utils import register_all_modules
+
+    register_all_modules()
+    out = convert("voc-exif", "voc", tmp_path / "exif")
+    colours = {0: np.array([40, 30, 30]), 1: np.array([30, 60, 200])}  # RGB, make-fixtures.py
+    checked = 0
+    for subset in ("train", "val"):
+        ds = CocoDataset(
+            data_root=str(out), ann_file=f"annotations/{subset}.json", data_prefix=dict(img=f"{subset}/"),
+            metainfo=dict(classes=tuple(CLASSES)),
+            pipeline=[dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True)],
+            filter_cfg=None,
+        )
+        for i in range(len(ds)):
+            item = ds[i]
+            img = item["img"][:, :, ::-1]  # BGR → RGB
+            assert img.shape[:2] == (128, 96)  # upright
+            for box, label in zip(item["gt_bboxes"].tensor.numpy(), item["gt_bboxes_labels"]):
+                x1, y1, x2, y2 = (int(round(v)) for v in box)
+                inner = img[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2].reshape(-1, 3).astype(float)
+                mean = inner.mean(axis=0)
+                assert np.abs(mean - colours[int(label)]).max() < 40, (ds.get_data_info(i)["img_path"], box, mean)
+                checked += 1
+    assert checked == 4
 
 
 def test_quickstart_model_trains_one_iteration(tmp_path):
