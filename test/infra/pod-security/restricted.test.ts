@@ -4,12 +4,10 @@
  * is refused and the run never starts. Checked for every example, single- and multi-node.
  */
 import { readdirSync } from "node:fs";
-import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { describe, expect, it } from "vitest";
 import { POD_SECURITY_LABELS } from "../../../infra/platform-objects/team-objects.ts";
 import { defaultPlatformContext } from "../../../jobs/platform.ts";
-import type { JobSet } from "../../../jobs/render/jobset-types.ts";
 import { renderKubernetesObjects } from "../../../jobs/render/kubernetes.ts";
 import { loadExperimentFile } from "../../../jobs/spec/load-experiment.ts";
 import { restrictedViolations } from "./restricted-profile.ts";
@@ -24,11 +22,9 @@ async function podsOf(file: string): Promise<IPodSpec[]> {
     specHash: loaded.specHash,
     version: "0.1.0",
   }).flatMap((o) => {
-    if (o.kind === "Job") return [(o as IJob).spec!.template.spec!];
+    if (o.kind === "Job") return [o.spec!.template.spec!];
     if (o.kind === "JobSet")
-      return (o as unknown as JobSet).spec.replicatedJobs.map(
-        (r) => r.template.spec!.template.spec!,
-      );
+      return o.spec.replicatedJobs.map((r) => r.template.spec.template.spec!);
     return [];
   });
 }
