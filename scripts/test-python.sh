@@ -43,6 +43,18 @@ python="$(pick_python)"
 py_tag="$("$python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 stamp="$(cat "$req_dir"/requirements*.txt | sha256sum | cut -c1-16)-$py_tag"
 
+# One setup at a time: two runs (a test and a `submit --local`, say) that both find the stamp
+# stale would each delete and refill .venv/ under the other. The second waits, then finds
+# the first one's venv ready. flock is util-linux; without it (macOS) there is no lock.
+if command -v flock >/dev/null 2>&1; then
+  lock="${TMPDIR:-/tmp}/yunshi-venv-$(printf '%s' "$repo" | sha256sum | cut -c1-16).lock"
+  exec {lock_fd}>"$lock"
+  if ! flock -n "$lock_fd"; then
+    echo "test-python: another setup of $venv is running; waiting for it"
+    flock "$lock_fd"
+  fi
+fi
+
 if [[ -f "$venv/.yunshi-stamp" && "$(cat "$venv/.yunshi-stamp")" == "$stamp" ]]; then
   echo "test-python: reusing $venv ($stamp)"
 else
@@ -77,6 +89,9 @@ EOF
   echo "$stamp" >"$venv/.yunshi-stamp"
   echo "test-python: $venv ready in $((SECONDS - start))s"
 fi
+
+# Setup done: pytest runs need no lock.
+[[ -n "${lock_fd:-}" ]] && exec {lock_fd}>&-
 
 if [[ "$setup_only" == true ]]; then
   exit 0
