@@ -127,6 +127,7 @@ const model = z
           .regex(/^model(\.[A-Za-z_][A-Za-z0-9_]*|\.\d+)+\.num_classes$/)
           .refine((p) => !hasForbiddenSegment(p), {
             message: "__proto__ and prototype are not config keys",
+            params: { fix: "name the real path of the head, e.g. model.bbox_head.num_classes" },
           }),
       )
       .min(1)
@@ -258,9 +259,11 @@ const train = z
           })
           .refine((k) => !hasForbiddenSegment(k), {
             message: "__proto__ and prototype are not config keys",
+            params: { fix: "remove the key; no MMDetection setting has that name" },
           })
           .refine((k) => k.split(".").length <= Limits.keySegments, {
             message: `at most ${Limits.keySegments} dotted segments`,
+            params: { fix: "no MMDetection setting is nested that deep: check the key" },
           }),
         z.json(),
       )

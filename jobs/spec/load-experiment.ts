@@ -380,8 +380,16 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, locate: Locate): S
       ];
     }
     case "invalid_key": {
-      const inner = issue.issues[0]?.message ?? issue.message;
-      return [at(path, { message: `${inner}, got key ${show(path[path.length - 1])}` })];
+      const first = issue.issues[0];
+      const inner = first?.message ?? issue.message;
+      const fix =
+        first?.code === "custom" ? (first.params as { fix?: unknown } | undefined)?.fix : undefined;
+      return [
+        at(path, {
+          message: `${inner}, got key ${show(path[path.length - 1])}`,
+          ...(typeof fix === "string" ? { fix } : {}),
+        }),
+      ];
     }
     case "custom": {
       // Refinements in the schema may carry the fix (experiment.ts addIssue).
@@ -395,7 +403,18 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, locate: Locate): S
       ];
     }
     case "too_small":
-    case "too_big":
+    case "too_big": {
+      const big = issue.code === "too_big";
+      const bound = String(big ? issue.maximum : issue.minimum);
+      const exclusive = issue.inclusive === false;
+      const unit =
+        issue.origin === "string" ? " characters" : issue.origin === "array" ? " entries" : "";
+      const limit = big
+        ? `${exclusive ? "below" : "at most"} ${bound}`
+        : `${exclusive ? "above" : "at least"} ${bound}`;
+      const fix = unit === "" ? `use a value ${limit}` : `use ${limit}${unit}`;
+      return [at(path, { message: `${issue.message}, got ${show(value)}`, fix })];
+    }
     case "invalid_format":
     default:
       return [at(path, { message: `${issue.message}, got ${show(value)}` })];

@@ -97,6 +97,7 @@ export const hostileSpecs: HostileSpec[] = [
     },
     "model.numClassesAt.0",
     /__proto__ and prototype are not config keys/,
+    /model\.bbox_head\.num_classes/,
   ),
   // Item 5: places.
   spec(
@@ -261,6 +262,7 @@ export const hostileSpecs: HostileSpec[] = [
     { train: { cfgOptions: { [Array(40).fill("a").join(".")]: 1 } } },
     "train.cfgOptions",
     /at most 32 dotted segments/,
+    /nested that deep/,
   ),
   raw(
     "half a surrogate pair",
