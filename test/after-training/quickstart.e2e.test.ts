@@ -78,6 +78,13 @@ describe.skipIf(noVenv !== undefined)("after the quickstart: predict, export, te
     ]);
     const code = await run.exited;
     trainOut = run.text();
+    // The figures the README quotes: start-up, validations, total time.
+    console.log(
+      trainOut
+        .split("\n")
+        .filter((l) => /first iteration|validation|▸ (Training|Completed)|best |try it/.test(l))
+        .join("\n"),
+    );
     expect(code, trainOut).toBe(0);
   }, 1_500_000);
 
