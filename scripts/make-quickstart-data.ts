@@ -1,18 +1,29 @@
 /**
- * Writes the Quick start's toy dataset to examples/data/quickstart/ (committed; rerun only
- * to change it): small PNG pictures of 行人 (a tall figure) and 车辆 (a wide car) on plain
- * backgrounds, and COCO JSON whose category names are those Chinese strings, character for
- * character, as MMDetection matches classes by name. The objects are large, few and drawn
- * in distinct colours and shapes on purpose: the Quick start's detector, trained from scratch
- * on CPU in a few minutes, must visibly learn them (issue 13: val bbox_mAP_50 ≥ 0.5). Deterministic (seeded), no image library needed: the
- * PNGs are encoded here with node:zlib, so the files stay tiny (flat colours compress well).
+ * Writes the Quick start's toy dataset (committed; rerun only to change it): small PNG
+ * pictures of 行人 (a tall figure) and 车辆 (a wide car) on plain backgrounds, and COCO JSON
+ * whose category names are those Chinese strings, character for character, as MMDetection
+ * matches classes by name. The objects are large, few and drawn in distinct colours and
+ * shapes on purpose: the Quick start's detector, trained from scratch on CPU in a few
+ * minutes, must visibly learn them (issue 13: val bbox_mAP_50 ≥ 0.5). Deterministic (seeded),
+ * no image library needed: the PNGs are encoded here with node:zlib, so the files stay tiny
+ * (flat colours compress well).
+ * The labels are written as LabelImg writes them (Pascal VOC XML beside each picture, in
+ * examples/data/quickstart-voc/{train,val}/), and examples/data/quickstart/ is made from them
+ * by `yunshi dataset convert` (jobs/dataset/), exactly as a user's own dataset would be:
  *
- *   npx tsx scripts/make-quickstart-data.ts [outDir]
+ *   yunshi dataset convert examples/data/quickstart-voc -o examples/data/quickstart \
+ *     --from voc --spec examples/quickstart.yaml --split folders
+ *
+ *   npx tsx scripts/make-quickstart-data.ts [outDir] [vocDir]
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
+import { XMLBuilder } from "fast-xml-parser";
 import { format } from "prettier";
+import { CONVERT_MARKER, convertDataset } from "../jobs/dataset/convert.ts";
+import { layoutFromSpec } from "../jobs/dataset/layout.ts";
+import { loadExperimentFile } from "../jobs/spec/load-experiment.ts";
 
 const WIDTH = 160;
 const HEIGHT = 120;
@@ -168,38 +179,77 @@ function scene(rand: () => number): { png: Buffer; boxes: Box[] } {
   return { png: encodePng(canvas.rgb, WIDTH, HEIGHT), boxes };
 }
 
-async function writeSplit(out: string, split: string, count: number, seed: number): Promise<void> {
-  const rand = prng(seed);
-  const images: object[] = [];
-  const annotations: object[] = [];
-  for (let i = 1; i <= count; i++) {
-    const file = `${split}_${String(i).padStart(3, "0")}.png`;
-    const { png, boxes } = scene(rand);
-    await writeFile(join(out, "images", file), png);
-    images.push({ id: i, file_name: file, width: WIDTH, height: HEIGHT });
-    for (const b of boxes) {
-      annotations.push({
-        id: annotations.length + 1,
-        image_id: i,
-        category_id: b.category,
-        bbox: [b.x, b.y, b.w, b.h],
-        area: b.w * b.h,
-        iscrowd: 0,
-      });
-    }
-  }
-  const categories = CLASSES.map((name, i) => ({ id: i + 1, name }));
-  await writeFile(
-    join(out, "annotations", `${split}.json`),
-    // Formatted as `npm run format:check` expects committed files to be.
-    await format(JSON.stringify({ images, annotations, categories }), { parser: "json" }),
-  );
+/**
+ * One picture's annotation as LabelImg writes it (Pascal VOC; 1-based, inclusive pixel
+ * coordinates), built as an object and serialised by fast-xml-parser.
+ */
+function vocXml(file: string, folder: string, boxes: readonly Box[]): string {
+  const doc = {
+    annotation: {
+      folder,
+      filename: file,
+      source: { database: "yunshi quickstart (scripts/make-quickstart-data.ts)" },
+      size: { width: WIDTH, height: HEIGHT, depth: 3 },
+      segmented: 0,
+      object: boxes.map((b) => ({
+        name: CLASSES[b.category - 1],
+        pose: "Unspecified",
+        truncated: 0,
+        difficult: 0,
+        bndbox: { xmin: b.x + 1, ymin: b.y + 1, xmax: b.x + b.w, ymax: b.y + b.h },
+      })),
+    },
+  };
+  return new XMLBuilder({ format: true, indentBy: "\t" }).build(doc);
 }
 
+/** The pictures and their LabelImg-style VOC XML, under vocDir/<split>/. */
+async function writeSplit(
+  vocDir: string,
+  split: string,
+  count: number,
+  seed: number,
+): Promise<void> {
+  const rand = prng(seed);
+  await mkdir(join(vocDir, split), { recursive: true });
+  for (let i = 1; i <= count; i++) {
+    const stem = `${split}_${String(i).padStart(3, "0")}`;
+    const { png, boxes } = scene(rand);
+    await writeFile(join(vocDir, split, `${stem}.png`), png);
+    await writeFile(join(vocDir, split, `${stem}.xml`), vocXml(`${stem}.png`, split, boxes));
+  }
+}
+
+// The labelled source (what a person would have made with LabelImg) ships beside the
+// dataset; the COCO dataset itself comes from `yunshi dataset convert`, in the layout that
+// examples/quickstart.yaml expects, keeping the train/val folders as the split.
 const out = process.argv[2] ?? "examples/data/quickstart";
+const vocDir = process.argv[3] ?? "examples/data/quickstart-voc";
 await rm(out, { recursive: true, force: true });
-await mkdir(join(out, "images"), { recursive: true });
-await mkdir(join(out, "annotations"), { recursive: true });
-await writeSplit(out, "train", TRAIN_IMAGES, 7);
-await writeSplit(out, "val", VAL_IMAGES, 11);
-process.stdout.write(`wrote ${TRAIN_IMAGES} train and ${VAL_IMAGES} val images to ${out}\n`);
+await rm(vocDir, { recursive: true, force: true });
+await writeSplit(vocDir, "train", TRAIN_IMAGES, 7);
+await writeSplit(vocDir, "val", VAL_IMAGES, 11);
+const spec = "examples/quickstart.yaml";
+const { experiment } = await loadExperimentFile(spec);
+await convertDataset({
+  src: vocDir,
+  out,
+  from: "voc",
+  classes: experiment.dataset.classes,
+  classesField: `${spec} dataset.classes`,
+  layout: layoutFromSpec(experiment, spec),
+  valFraction: 0,
+  seed: 0,
+  split: "folders",
+  includeUnlabeled: false,
+});
+// The committed example holds only what the spec reads; the COCO files are formatted as
+// `npm run format:check` expects committed files to be.
+await rm(join(out, CONVERT_MARKER), { force: true });
+for (const subset of [experiment.dataset.train, experiment.dataset.val]) {
+  const file = join(out, subset.annotations);
+  await writeFile(file, await format(await readFile(file, "utf8"), { parser: "json" }));
+}
+process.stdout.write(
+  `wrote ${TRAIN_IMAGES} train and ${VAL_IMAGES} val pictures with VOC XML to ${vocDir}, converted into ${out}\n`,
+);
