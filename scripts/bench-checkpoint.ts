@@ -8,12 +8,17 @@
  *
  *   npm run bench:checkpoint                 # 1 GiB, 3 runs
  *   BENCH_SIZE_MIB=256 BENCH_RUNS=1 npm run bench:checkpoint
+ *   BENCH_BASELINE_AGENT=/tmp/old-agent.cjs npm run bench:checkpoint   # before/after, same run
+ *
+ * The machine may be shared: each run prints the 1-minute load average, and each command's
+ * CPU seconds (user + sys, from /usr/bin/time when it exists) are reported beside the wall
+ * time, because CPU per GiB does not depend on how busy the machine is and wall time does.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { cpus, loadavg, totalmem, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bundleAgent } from "../images/checkpoint-agent/build.ts";
 
@@ -40,19 +45,37 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Run a command (argv array, no shell), return wall seconds; throw on failure. */
+const GNU_TIME = "/usr/bin/time";
+const haveGnuTime = spawnSync(GNU_TIME, ["-f", "%U", "true"], { stdio: "ignore" }).status === 0;
+/** CPU seconds (user + sys) of every timed command, by label. */
+const cpuSeconds = new Map<string, number[]>();
+
+/**
+ * Run a command (argv array, no shell), return wall seconds; throw on failure. Under
+ * GNU time its CPU seconds are recorded under `label` too.
+ */
 async function timed(
+  label: string,
   cmd: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
+  const cpuFile = join(tmpdir(), `yunshi-bench-time-${process.pid}`);
+  const [file, argv] = haveGnuTime
+    ? [GNU_TIME, ["-f", "%U %S", "-o", cpuFile, cmd, ...args]]
+    : [cmd, [...args]];
   const t0 = performance.now();
-  const child = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(file, argv, { env, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   child.stderr.on("data", (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
   const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
   const s = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${err}`);
+  if (haveGnuTime) {
+    const [user, sys] = (await readFile(cpuFile, "utf8")).trim().split(/\s+/).map(Number);
+    cpuSeconds.set(label, [...(cpuSeconds.get(label) ?? []), (user ?? 0) + (sys ?? 0)]);
+    await rm(cpuFile, { force: true });
+  }
   return s;
 }
 
@@ -149,58 +172,107 @@ async function main(): Promise<void> {
     if (!haveRclone)
       console.log("rclone not found: install it with .ci/setup-checkpoint-agent.sh (skipped)");
 
-    const tools = {
-      agent: { up: [] as number[], down: [] as number[] },
-      awscli: { up: [] as number[], down: [] as number[] },
-      rclone: { up: [] as number[], down: [] as number[] },
+    const baseline = process.env["BENCH_BASELINE_AGENT"];
+    const tools: Record<string, { up: number[]; down: number[] }> = {
+      agent: { up: [], down: [] },
+      ...(baseline === undefined ? {} : { "agent-baseline": { up: [], down: [] } }),
+      awscli: { up: [], down: [] },
+      rclone: { up: [], down: [] },
     };
-    const agent = (args: string[]): Promise<number> =>
-      timed(process.execPath, [agentJs, ...args], env);
+    const t = (name: string): { up: number[]; down: number[] } =>
+      tools[name] as { up: number[]; down: number[] };
+    const agentRun = (name: string, js: string, args: string[]): Promise<number> =>
+      timed(`${name} ${args[0] ?? ""}`, process.execPath, [js, ...args], env);
     for (let run = 1; run <= RUNS; run++) {
-      const uri = `s3://${BUCKET}/agent/run-${run}/`;
-      tools.agent.up.push(
-        await agent(["snapshot", "--work-dir", src, "--uri", uri, "--keep", "1", "--once"]),
-      );
-      const dest = join(base, `agent-restore-${run}`);
-      tools.agent.down.push(await agent(["restore", "--work-dir", dest, "--uri", uri]));
-      await rm(dest, { recursive: true, force: true });
+      const load = loadavg()[0] ?? 0;
+      const agents: [string, string][] = [
+        ["agent", agentJs],
+        ...(baseline === undefined ? [] : [["agent-baseline", baseline] as [string, string]]),
+      ];
+      // Alternate who goes first, so a burst of load does not always hit the same tool.
+      if (run % 2 === 0) agents.reverse();
+      for (const [name, js] of agents) {
+        const uri = `s3://${BUCKET}/${name}/run-${run}/`;
+        t(name).up.push(
+          await agentRun(name, js, [
+            "snapshot",
+            "--work-dir",
+            src,
+            "--uri",
+            uri,
+            "--keep",
+            "1",
+            "--once",
+          ]),
+        );
+        const dest = join(base, `${name}-restore-${run}`);
+        t(name).down.push(await agentRun(name, js, ["restore", "--work-dir", dest, "--uri", uri]));
+        await rm(dest, { recursive: true, force: true });
+      }
 
       if (haveAws) {
         const key = `s3://${BUCKET}/awscli/run-${run}/epoch_1.pth`;
-        const aws = (a: string[]): Promise<number> =>
-          timed("aws", [...a, "--endpoint-url", endpoint, "--only-show-errors"], env);
-        tools.awscli.up.push(await aws(["s3", "cp", file, key]));
+        const aws = (label: string, a: string[]): Promise<number> =>
+          timed(label, "aws", [...a, "--endpoint-url", endpoint, "--only-show-errors"], env);
+        t("awscli").up.push(await aws("awscli snapshot", ["s3", "cp", file, key]));
         const out = join(base, `aws-${run}.pth`);
-        tools.awscli.down.push(await aws(["s3", "cp", key, out]));
+        t("awscli").down.push(await aws("awscli restore", ["s3", "cp", key, out]));
         await rm(out, { force: true });
       }
       if (haveRclone) {
         const remote = `bench:${BUCKET}/rclone/run-${run}/epoch_1.pth`;
-        tools.rclone.up.push(await timed("rclone", ["copyto", file, remote], env));
+        t("rclone").up.push(
+          await timed("rclone snapshot", "rclone", ["copyto", file, remote], env),
+        );
         const out = join(base, `rclone-${run}.pth`);
-        tools.rclone.down.push(await timed("rclone", ["copyto", remote, out], env));
+        t("rclone").down.push(
+          await timed("rclone restore", "rclone", ["copyto", remote, out], env),
+        );
         await rm(out, { force: true });
       }
-      console.log(`run ${run}/${RUNS} done`);
+      const restores = Object.entries(tools)
+        .filter(([, x]) => x.down.length === run)
+        .map(([name, x]) => `${name} ${mbps(x.down[run - 1] as number).toFixed(0)}`)
+        .join(", ");
+      console.log(
+        `run ${run}/${RUNS}: load average ${load.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end; restore MB/s: ${restores}`,
+      );
     }
 
-    const row = (name: string, t: { up: number[]; down: number[] }): string =>
-      t.up.length === 0
-        ? `| ${name.padEnd(8)} | not installed | not installed |`
-        : `| ${name.padEnd(8)} | ${mbps(median(t.up)).toFixed(1).padStart(13)} | ${mbps(median(t.down)).toFixed(1).padStart(14)} |`;
-    console.log("\n| tool     | upload MB/s   | restore MB/s   |");
-    console.log("|----------|---------------|----------------|");
-    for (const [name, t] of Object.entries(tools)) console.log(row(name, t));
+    const gib = SIZE / 2 ** 30;
+    const cpuPerGiB = (label: string): string => {
+      const xs = cpuSeconds.get(label);
+      return xs === undefined ? "–" : (median(xs) / gib).toFixed(2);
+    };
+    const row = (name: string, x: { up: number[]; down: number[] }): string =>
+      x.up.length === 0
+        ? `| ${name.padEnd(14)} | not installed | not installed |                  |                   |`
+        : `| ${name.padEnd(14)} | ${mbps(median(x.up)).toFixed(1).padStart(13)} | ${mbps(median(x.down)).toFixed(1).padStart(13)} | ${cpuPerGiB(`${name} snapshot`).padStart(16)} | ${cpuPerGiB(`${name} restore`).padStart(17)} |`;
+    console.log(
+      "\n| tool           | upload MB/s   | restore MB/s  | upload CPU-s/GiB | restore CPU-s/GiB |",
+    );
+    console.log(
+      "|----------------|---------------|---------------|------------------|-------------------|",
+    );
+    for (const [name, x] of Object.entries(tools)) console.log(row(name, x));
     const ratio = (a: number[], b: number[]): string =>
       b.length === 0 ? "n/a" : (median(b) / median(a)).toFixed(2); // time ratio = speed ratio inverted
+    for (const other of ["awscli", "rclone", "agent-baseline"]) {
+      if (tools[other] === undefined) continue;
+      console.log(
+        `agent/${other}: upload ${ratio(t("agent").up, t(other).up)}×, restore ${ratio(t("agent").down, t(other).down)}×`,
+      );
+    }
+    const rivals = ["awscli", "rclone"].filter((n) => t(n).down.length > 0);
+    if (rivals.length > 0) {
+      const fastest = Math.min(...rivals.map((n) => median(t(n).down)));
+      const upFastest = Math.min(...rivals.map((n) => median(t(n).up)));
+      console.log(
+        `agent vs the faster of ${rivals.join(" and ")}: upload ${(upFastest / median(t("agent").up)).toFixed(2)}×, restore ${(fastest / median(t("agent").down)).toFixed(2)}× (goal ≥ 1.00)`,
+      );
+    }
     console.log(
-      `\nagent/awscli: upload ${ratio(tools.agent.up, tools.awscli.up)}×, restore ${ratio(tools.agent.down, tools.awscli.down)}×`,
-    );
-    console.log(
-      `agent/rclone: upload ${ratio(tools.agent.up, tools.rclone.up)}×, restore ${ratio(tools.agent.down, tools.rclone.down)}×`,
-    );
-    console.log(
-      "(ratios of median MB/s; >1 means the agent is faster. The agent's restore includes its SHA-256 verification.)",
+      "(ratios of median MB/s; >1 means the agent is faster. The agent's restore includes its SHA-256 verification; CPU-s/GiB is user + sys of the whole command, median.)",
     );
 
     // Training blocked per checkpoint: the trainer's own checkpoint write (.pth + last_checkpoint)
