@@ -3,11 +3,15 @@
  * context (flags over defaults). Everything here throws SpecError/UsageError (exit 2)
  * before anything is written or sent.
  */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { UsageError, type SpecIssue } from "./errors.ts";
 import type { Experiment } from "./spec/experiment.ts";
 import { loadExperimentFile, type LoadedExperiment } from "./spec/load-experiment.ts";
 import {
   defaultPlatformContext,
+  PLATFORM_CONFIGMAP_NAME,
+  platformFromConfigMapData,
   PlatformContextSchema,
   shownPlatformValue,
   type PlatformContext,
@@ -31,6 +35,8 @@ export interface PlatformFlags {
   queue?: string;
   serviceAccount?: string;
   s3Endpoint?: string;
+  /** A yunshi-platform ConfigMap manifest whose data are the settings under the flags. */
+  platformFile?: string;
 }
 
 /** The flag that sets each platform key, for error messages. */
@@ -56,9 +62,14 @@ export function platformFromFlags(flags: PlatformFlags, experiment?: Experiment)
       `--namespace ${flags.namespace} contradicts namespace: ${experiment.namespace} in the spec of ${experiment.name}; drop one of them`,
     );
   }
+  const namespace = flags.namespace ?? experiment?.namespace ?? defaultPlatformContext.namespace;
+  const base =
+    flags.platformFile === undefined
+      ? defaultPlatformContext
+      : readPlatformFile(flags.platformFile, namespace);
   const candidate = {
-    ...defaultPlatformContext,
-    namespace: flags.namespace ?? experiment?.namespace ?? defaultPlatformContext.namespace,
+    ...base,
+    namespace,
     ...(flags.bucket === undefined ? {} : { bucket: flags.bucket }),
     ...(flags.region === undefined ? {} : { region: flags.region }),
     ...(flags.trainerImage === undefined ? {} : { trainerImage: flags.trainerImage }),
@@ -77,6 +88,46 @@ export function platformFromFlags(flags: PlatformFlags, experiment?: Experiment)
     throw new UsageError(`invalid platform settings:\n  ${lines.join("\n  ")}`);
   }
   return parsed.data;
+}
+
+/**
+ * The settings in a yunshi-platform ConfigMap manifest, checked with the cluster's own rules
+ * (platformFromConfigMapData). Its namespace, when it names one, must be the experiment's.
+ */
+function readPlatformFile(file: string, namespace: string): PlatformContext {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(
+      `--platform-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)}); export it with: kubectl get configmap ${PLATFORM_CONFIGMAP_NAME} -n ${namespace} -o yaml > ${file}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: 0, uniqueKeys: true });
+  } catch (err) {
+    throw new UsageError(`--platform-file ${file}: not YAML (${(err as Error).message})`);
+  }
+  const cm = doc as { kind?: unknown; metadata?: { namespace?: unknown }; data?: unknown };
+  const data = cm?.data;
+  if (
+    typeof cm !== "object" ||
+    cm === null ||
+    cm.kind !== "ConfigMap" ||
+    typeof data !== "object" ||
+    data === null ||
+    Object.values(data).some((v) => typeof v !== "string")
+  )
+    throw new UsageError(
+      `--platform-file ${file}: expected a ConfigMap manifest with string data (kubectl get configmap ${PLATFORM_CONFIGMAP_NAME} -n ${namespace} -o yaml)`,
+    );
+  const fileNs = cm.metadata?.namespace;
+  if (fileNs !== undefined && fileNs !== namespace)
+    throw new UsageError(
+      `--platform-file ${file} is the ConfigMap of namespace ${JSON.stringify(fileNs)}, but the experiment goes to ${namespace}; use that namespace's file`,
+    );
+  return platformFromConfigMapData(namespace, data as Record<string, string>);
 }
 
 /** Experiments bound for a cluster must read their data from S3. */

@@ -13,7 +13,11 @@ export function addPlatformOptions(cmd: Command): Command {
     .option("--agent-image <ref>", `checkpoint agent image (default: ${d.checkpointAgentImage})`)
     .option("--queue <name>", `Kueue LocalQueue (default: the spec's, else "${d.queue}")`)
     .option("--service-account <name>", `pods' ServiceAccount (default: ${d.serviceAccount})`)
-    .option("--s3-endpoint <url>", "S3-compatible endpoint (MinIO); default AWS S3");
+    .option("--s3-endpoint <url>", "S3-compatible endpoint (MinIO); default AWS S3")
+    .option(
+      "--platform-file <file>",
+      "the namespace's yunshi-platform ConfigMap as YAML (kubectl get configmap yunshi-platform -o yaml): its settings, under the flags above (GitOps pipelines render with it)",
+    );
 }
 
 export function platformFlagsOf(opts: Record<string, unknown>): PlatformFlags {
@@ -31,5 +35,6 @@ export function platformFlagsOf(opts: Record<string, unknown>): PlatformFlags {
   set("queue", pick("queue"));
   set("serviceAccount", pick("serviceAccount"));
   set("s3Endpoint", pick("s3Endpoint"));
+  set("platformFile", pick("platformFile"));
   return flags;
 }

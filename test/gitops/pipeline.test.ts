@@ -20,6 +20,7 @@ const env = {
   GIT_COMMITTER_EMAIL: "t@example.com",
 };
 
+const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 let dir = "";
 const git = (...args: string[]) =>
   execFileSync("git", args, { cwd: dir, env, encoding: "utf8" }).trim();
@@ -46,6 +47,24 @@ beforeAll(async () => {
   await writeFile(
     join(dir, "experiments/vision/old-run.yaml"),
     base.replace("name: cn-traffic-frcnn", "name: old-run"),
+  );
+  // The namespace's platform ConfigMap, as `kubectl get configmap yunshi-platform -o yaml` gives it.
+  await mkdir(join(dir, "platform"), { recursive: true });
+  await writeFile(
+    join(dir, "platform/vision.yaml"),
+    [
+      "apiVersion: v1",
+      "kind: ConfigMap",
+      "metadata: { name: yunshi-platform, namespace: vision }",
+      "data:",
+      "  bucket: acme-training",
+      "  region: us-east-1",
+      `  trainerImage: ${ECR}/yunshi/trainer:0.2.0`,
+      `  checkpointAgentImage: ${ECR}/yunshi/checkpoint-agent:0.2.0`,
+      "  queue: vision",
+      "  serviceAccount: yunshi-training",
+      "",
+    ].join("\n"),
   );
   git("add", "-A");
   git("commit", "-qm", "base");
@@ -77,6 +96,9 @@ describe("the GitOps pipeline script", () => {
     // GitOps keeps finished runs: a controller would recreate an expired one and train again.
     const all = await Promise.all(files.map((f) => readFile(join(dir, "out1", f), "utf8")));
     expect(all.join("\n")).not.toContain("ttlSecondsAfterFinished");
+    // The platform file's settings, not the defaults.
+    expect(all.join("\n")).toContain(`image: ${ECR}/yunshi/trainer:0.2.0`);
+    expect(all.join("\n")).toContain("s3://acme-training/vision/cn-traffic-frcnn/");
   }, 120_000);
 
   it("plans a pull request: a new run, a changed run and a removed spec, with the diff", async () => {

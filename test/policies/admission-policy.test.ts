@@ -9,7 +9,6 @@ import { evaluate } from "@marcbachmann/cel-js";
 import fc from "fast-check";
 import { ValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
-import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { beforeAll, describe, expect, it } from "vitest";
 import { defaultPlatformContext } from "../../jobs/platform.ts";
 import { renderKubernetesObjects } from "../../jobs/render/kubernetes.ts";
@@ -20,18 +19,9 @@ import {
   celForRule,
   CEL_POD_SPECS,
 } from "../../policies/admission-policy.ts";
-import {
-  checkWorkload,
-  jobRules,
-  podSpecsOfWorkload,
-  type RuleContext,
-  type Workload,
-} from "../../policies/job-rules.ts";
+import { checkWorkload, jobRules, type RuleContext } from "../../policies/job-rules.ts";
 
-type Obj = Workload & {
-  spec: Record<string, unknown>;
-  metadata: { labels: Record<string, string>; ownerReferences?: { kind: string; name: string }[] };
-};
+import { MUTATIONS, type Obj } from "./rule-mutations.ts";
 
 const EXAMPLES = [
   "quickstart.yaml",
@@ -74,63 +64,6 @@ function celViolations(obj: Obj, ctx: RuleContext): string[] {
 }
 const tsViolations = (obj: Obj, ctx: RuleContext): string[] => [
   ...new Set(checkWorkload(obj, ctx).map((v) => v.rule)),
-];
-
-const pods = (o: Obj): IPodSpec[] => podSpecsOfWorkload(o).map(([, p]) => p);
-const containers = (o: Obj) =>
-  pods(o).flatMap((p) => [...(p.initContainers ?? []), ...p.containers]);
-
-/** Each mutation breaks the named rule (and, by design, no other). */
-const MUTATIONS: Array<[string, (o: Obj) => void]> = [
-  ["run-as-non-root", (o) => pods(o).forEach((p) => (p.securityContext!.runAsUser = 0))],
-  ["run-as-non-root", (o) => pods(o).forEach((p) => delete p.securityContext!.seccompProfile)],
-  ["run-as-non-root", (o) => (containers(o).at(-1)!.securityContext!.runAsUser = 0)],
-  ["no-privilege", (o) => (containers(o)[0]!.securityContext!.privileged = true)],
-  [
-    "no-privilege",
-    (o) => (containers(o)[0]!.securityContext!.capabilities = { drop: ["ALL"], add: ["NET_RAW"] }),
-  ],
-  ["no-privilege", (o) => delete containers(o)[0]!.securityContext!.allowPrivilegeEscalation],
-  [
-    "read-only-root",
-    (o) => (containers(o).at(-1)!.securityContext!.readOnlyRootFilesystem = false),
-  ],
-  ["no-shell-command", (o) => (containers(o).at(-1)!.command = ["sh", "-c", "train $X"])],
-  ["no-shell-command", (o) => (containers(o).at(-1)!.command = ["/usr/bin/env", "python"])],
-  ["restart-never", (o) => pods(o).forEach((p) => (p.restartPolicy = "OnFailure"))],
-  [
-    "gpu-toleration",
-    (o) =>
-      pods(o).forEach((p) => {
-        p.tolerations = [];
-        p.containers.at(-1)!.resources!.limits!["nvidia.com/gpu"] = "1";
-      }),
-  ],
-  ["memory-limits", (o) => delete containers(o)[0]!.resources!.limits!["memory"]],
-  [
-    "no-host-access",
-    (o) =>
-      pods(o).forEach((p) =>
-        (p.volumes ??= []).push({ name: "host", hostPath: { path: "/var/run" } }),
-      ),
-  ],
-  ["no-host-access", (o) => (pods(o)[0]!.hostNetwork = true)],
-  ["no-host-access", (o) => (pods(o)[0]!.hostPID = true)],
-  [
-    "no-host-access",
-    (o) => (containers(o).at(-1)!.ports = [{ containerPort: 22, hostPort: 2222 }]),
-  ],
-  [
-    "gpu-limit",
-    (o) =>
-      pods(o).forEach((p) => {
-        p.tolerations = [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }];
-        p.containers.at(-1)!.resources!.limits!["nvidia.com/gpu"] = "16";
-      }),
-  ],
-  ["platform-registry", (o) => (containers(o).at(-1)!.image = "docker.io/evil/miner:latest")],
-  ["platform-registry", (o) => (containers(o)[0]!.image = "yunshi-evil/agent:1")],
-  ["kueue-queue", (o) => delete o.metadata.labels["kueue.x-k8s.io/queue-name"]],
 ];
 
 describe("admission policy ↔ job rules", () => {

@@ -8,7 +8,8 @@
 #                                          pipeline commits to the `rendered` branch on merge)
 #
 # Layout: experiments/<namespace>/<name>.yaml → rendered/<namespace>/<name>/ (one file per
-# object + kustomization.yaml) and rendered/kustomization.yaml listing them all.
+# object + kustomization.yaml) and rendered/kustomization.yaml listing them all;
+# platform/<namespace>.yaml is that namespace's yunshi-platform ConfigMap (bucket, images).
 #
 # Hostile input: specs come from pull requests, sometimes from forks. Nothing here evaluates
 # them: file names are matched against a strict pattern and passed as single argv entries,
@@ -47,7 +48,12 @@ name_of() {
 # namespace comes from the folder; a spec that names another one is refused by yunshi (exit 2).
 render_one() {
   local spec="$1" ns="$2" name="$3" out_root="$4"
-  "${yunshi[@]}" render --keep-finished --namespace "$ns" -o "$out_root/$ns/$name" -- "$spec" >/dev/null
+  local platform=()
+  # The namespace's platform settings (bucket, images, queue) as the cluster has them:
+  # kubectl get configmap yunshi-platform -n <namespace> -o yaml > platform/<namespace>.yaml
+  if [[ -f "platform/$ns.yaml" ]]; then platform=(--platform-file "platform/$ns.yaml"); fi
+  "${yunshi[@]}" render --keep-finished "${platform[@]}" --namespace "$ns" \
+    -o "$out_root/$ns/$name" -- "$spec" >/dev/null
 }
 
 # The top-level kustomization: every rendered experiment, sorted (byte-stable output).
