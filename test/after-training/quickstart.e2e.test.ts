@@ -86,7 +86,7 @@ describe.skipIf(noVenv !== undefined)("after the quickstart: predict, export, te
         .join("\n"),
     );
     expect(code, trainOut).toBe(0);
-  }, 1_500_000);
+  }, 2_400_000);
 
   it("the quickstart learns: the last validation has bbox_mAP_50 ≥ 0.5, and the end says how to try it", () => {
     const vals = [...trainOut.matchAll(/coco\/bbox_mAP_50: ([0-9.]+)/g)].map((m) => Number(m[1]));
