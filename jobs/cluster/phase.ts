@@ -275,7 +275,8 @@ const WORKLOAD_KINDS: Readonly<Record<string, WorkloadKind>> = {
     restarts: (w) => {
       const st = obj(w.status);
       const restarts = num(st.restarts) ?? 0;
-      return { restarts, retriesUsed: num(st.restartsCountTowardsMax) ?? restarts };
+      // The field is omitted while zero (omitempty), as after preemptions only.
+      return { restarts, retriesUsed: num(st.restartsCountTowardsMax) ?? 0 };
     },
     expectedPods: (w) =>
       arr(obj(w.spec).replicatedJobs).reduce(

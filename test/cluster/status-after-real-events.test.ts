@@ -124,6 +124,9 @@ describe("restarts count real restarts; only failures use up retries", () => {
       status: { restarts: 3, restartsCountTowardsMax: 1 },
     } as KubeObject;
     expect(stateOf(js, [], []).status).toMatchObject({ restarts: 3, retriesUsed: 1 });
+    // JobSet omits the counter while it is zero (after preemptions only).
+    const preemptedOnly = { ...js, status: { restarts: 2 } } as KubeObject;
+    expect(stateOf(preemptedOnly, [], []).status).toMatchObject({ restarts: 2, retriesUsed: 0 });
   });
 });
 

@@ -320,7 +320,7 @@ function indexFailureCounts(fake: FakeKubeApi, ns: string, name: string, index: 
   const IGNORED = "batch.kubernetes.io/job-index-ignored-failure-count";
   const last = fake
     .list("v1", "Pod", ns)
-    .map((p) => p as JsonObject)
+    .map((p) => p)
     .filter((p) => {
       const l = obj(obj(p.metadata).labels);
       return (
