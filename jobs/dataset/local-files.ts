@@ -11,6 +11,7 @@ import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DATASET_MANIFEST_KEY } from "../../images/checkpoint-agent/src/dataset-manifest.ts";
 import { mapLimit } from "../../images/checkpoint-agent/src/limiter.ts";
+import { unsafeRelPathReason } from "../../images/checkpoint-agent/src/safe-path.ts";
 import { DatasetError } from "./problems.ts";
 import { scanSourceTree } from "./source-tree.ts";
 
@@ -52,6 +53,15 @@ export async function listDatasetFiles(dir: string): Promise<LocalFile[]> {
   const tree = await scanSourceTree(dir);
   if (tree.problems.length > 0) throw new DatasetError(`dataset push ${dir}`, tree.problems);
   const files = tree.files.filter((f) => f !== DATASET_MANIFEST_KEY);
+  // A name the pods' fetch would refuse (a backslash, a control character, a segment too
+  // long with the temp suffix) is refused here, before anything is uploaded.
+  const unsafe = files.flatMap((path) => {
+    const why = unsafeRelPathReason(path);
+    return why === undefined
+      ? []
+      : [{ file: path, message: `cannot be a dataset file name: ${why}`, fix: "rename it" }];
+  });
+  if (unsafe.length > 0) throw new DatasetError(`dataset push ${dir}`, unsafe);
   const cache = await loadCache(dir);
   return mapLimit(files, 16, async (path) => {
     const st = await stat(join(dir, path));

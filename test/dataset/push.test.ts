@@ -120,6 +120,22 @@ describe("dataset push", () => {
     expect(await listKeys("vision/datasets/bad/")).toEqual([]);
   });
 
+  it("refuses a file name the pods could not place (exit 2), uploading nothing", async () => {
+    const dir = join(await tempDir("push-name"), "ds");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "a\\b.jpg"), "x");
+    const r = await yunshi([
+      "dataset",
+      "push",
+      dir,
+      `s3://${BUCKET}/vision/datasets/names/`,
+      "--no-check",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("a\\b.jpg: cannot be a dataset file name: it contains a backslash");
+    expect(await listKeys("vision/datasets/names/")).toEqual([]);
+  });
+
   it("killed mid-upload and run again: completes without re-uploading what is there", async () => {
     const dir = join(await tempDir("push-kill"), "blobs");
     for (let i = 0; i < 120; i++) {

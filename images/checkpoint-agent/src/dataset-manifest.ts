@@ -6,6 +6,7 @@
  * previous manifest (or none) and is never fetched half-new.
  */
 import { InputError } from "./errors.ts";
+import { unsafeRelPathReason } from "./safe-path.ts";
 
 export const DATASET_MANIFEST_KEY = "yunshi-dataset.json";
 export const DATASET_MANIFEST_FORMAT = "yunshi-dataset/v1";
@@ -62,8 +63,10 @@ export function parseDatasetManifest(text: string, where: string): DatasetManife
   const seen = new Set<string>();
   for (const f of m.files as Partial<Record<keyof DatasetFile, unknown>>[]) {
     const { path, size, sha256, etag } = f;
-    if (typeof path !== "string" || !isPlainRelPath(path))
-      throw bad(`unsafe or missing path ${JSON.stringify(path)}`);
+    // The agent's one rule for names from the bucket (safe-path.ts); fetch joins them safely too.
+    const unsafe = typeof path === "string" ? unsafeRelPathReason(path) : "it is missing";
+    if (typeof path !== "string" || unsafe !== undefined)
+      throw bad(`unsafe path ${JSON.stringify(path)}: ${unsafe ?? ""}`);
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0)
       throw bad(`bad size for ${path}`);
     if (typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256))
@@ -78,16 +81,4 @@ export function parseDatasetManifest(text: string, where: string): DatasetManife
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     files,
   };
-}
-
-/**
- * A '/'-separated relative path without empty, '.' or '..' segments, backslashes or control
- * characters. Only a shape check of the manifest: fetch places every file through its own
- * safe join into the destination.
- */
-function isPlainRelPath(p: string): boolean {
-  // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  if (p === "" || p.startsWith("/") || p.includes("\\") || /[\u0000-\u001f\u007f]/.test(p))
-    return false;
-  return p.split("/").every((s) => s !== "" && s !== "." && s !== "..");
 }
