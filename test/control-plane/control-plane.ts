@@ -277,6 +277,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         `--client-ca-file=${pki.caCert}`,
         `--token-auth-file=${tokens}`,
         "--authorization-mode=RBAC",
+        // As on EKS (the device plugin's pods are privileged): the guards against privileged
+        // training pods are the platform's, Pod Security and the admission policy.
+        "--allow-privileged=true",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         `--service-account-key-file=${pki.saPub}`,
         `--service-account-signing-key-file=${pki.saKey}`,

@@ -15,11 +15,26 @@ const containers = (o: Obj) =>
   pods(o).flatMap((p) => [...(p.initContainers ?? []), ...p.containers]);
 
 /** Each mutation breaks the named rule (and, by design, no other). */
+/** The Job specs of a Job (itself) or a JobSet (each replicated job's template). */
+function jobSpecs(o: Obj): Record<string, unknown>[] {
+  if (o.kind === "Job") return [o.spec];
+  const rjs = (o.spec["replicatedJobs"] ?? []) as { template: { spec: Record<string, unknown> } }[];
+  return rjs.map((rj) => rj.template.spec);
+}
+
 export const MUTATIONS: Array<[string, (o: Obj) => void]> = [
   ["run-as-non-root", (o) => pods(o).forEach((p) => (p.securityContext!.runAsUser = 0))],
   ["run-as-non-root", (o) => pods(o).forEach((p) => delete p.securityContext!.seccompProfile)],
   ["run-as-non-root", (o) => (containers(o).at(-1)!.securityContext!.runAsUser = 0)],
-  ["no-privilege", (o) => (containers(o)[0]!.securityContext!.privileged = true)],
+  [
+    "no-privilege",
+    // Privileged implies escalation; the API server refuses the pair privileged/no-escalation.
+    (o) =>
+      Object.assign(containers(o)[0]!.securityContext!, {
+        privileged: true,
+        allowPrivilegeEscalation: true,
+      }),
+  ],
   [
     "no-privilege",
     (o) => (containers(o)[0]!.securityContext!.capabilities = { drop: ["ALL"], add: ["NET_RAW"] }),
@@ -31,7 +46,18 @@ export const MUTATIONS: Array<[string, (o: Obj) => void]> = [
   ],
   ["no-shell-command", (o) => (containers(o).at(-1)!.command = ["sh", "-c", "train $X"])],
   ["no-shell-command", (o) => (containers(o).at(-1)!.command = ["/usr/bin/env", "python"])],
-  ["restart-never", (o) => pods(o).forEach((p) => (p.restartPolicy = "OnFailure"))],
+  [
+    "restart-never",
+    (o) => {
+      pods(o).forEach((p) => (p.restartPolicy = "OnFailure"));
+      // The API server allows OnFailure only without a pod failure policy or per-index limit.
+      for (const job of jobSpecs(o)) {
+        delete job["podFailurePolicy"];
+        delete job["backoffLimitPerIndex"];
+        delete job["maxFailedIndexes"];
+      }
+    },
+  ],
   [
     "gpu-toleration",
     (o) =>
