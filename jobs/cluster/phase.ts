@@ -203,12 +203,17 @@ function disruptionText(c: Condition): string {
 const JOB_INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count";
 const JOB_INDEX_IGNORED_FAILURE_COUNT = "batch.kubernetes.io/job-index-ignored-failure-count";
 
-/** The newest pod of each completion index: it carries the counts of the pods before it. */
+/**
+ * The newest pod of each completion index: it carries the counts of the pods before it. Each
+ * replacement's count is one more than its predecessor's, which orders pods created within
+ * the same second (creation timestamps have one-second resolution).
+ */
 function newestPerIndex(pods: readonly PodView[]): PodView[] {
   const newest = new Map<string, PodView>();
+  const before = (p: PodView) => p.failuresBefore + p.ignoredBefore;
   for (const p of pods) {
     const cur = newest.get(p.index);
-    if (!cur || p.created > cur.created || (p.created === cur.created && p.name > cur.name))
+    if (!cur || before(p) > before(cur) || (before(p) === before(cur) && p.created > cur.created))
       newest.set(p.index, p);
   }
   return [...newest.values()];
@@ -261,8 +266,12 @@ const WORKLOAD_KINDS: Readonly<Record<string, WorkloadKind>> = {
           restarts: newest.reduce((n, p) => n + p.failuresBefore + p.ignoredBefore, 0),
           retriesUsed: newest.reduce((n, p) => n + p.failuresBefore, 0),
         };
+      // Without pods (removed after the Job failed, or never listed): every counted failure
+      // but a final one was followed by a replacement. Preemptions are not in the counter.
       const failed = num(obj(w.status).failed) ?? 0;
-      return { restarts: failed, retriesUsed: failed };
+      const ended = isTrue(w, "Failed") ?? isTrue(w, "FailureTarget");
+      const counted = ended ? Math.max(0, failed - 1) : failed;
+      return { restarts: counted, retriesUsed: counted };
     },
     expectedPods: (w) => num(obj(w.spec).parallelism) ?? 1,
     suspended: (w) => obj(w.spec).suspend === true,

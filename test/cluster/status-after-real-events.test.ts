@@ -113,6 +113,28 @@ describe("restarts count real restarts; only failures use up retries", () => {
     expect(s.status.reason).toMatch(/maxRuntime/);
   });
 
+  test("a deadline is no restart after the Job controller removed the pod too", () => {
+    const s = stateOf(
+      job({
+        failed: 1,
+        conditions: [{ type: "Failed", status: "True", reason: "DeadlineExceeded" }],
+      }),
+      [],
+      [],
+    );
+    expect(s.status).toMatchObject({ phase: "Failed", restarts: 0, retriesUsed: 0 });
+    // Also in the moment between FailureTarget and Failed (seen on the real control plane).
+    const target = stateOf(
+      job({
+        failed: 1,
+        conditions: [{ type: "FailureTarget", status: "True", reason: "DeadlineExceeded" }],
+      }),
+      [],
+      [],
+    );
+    expect(target.status).toMatchObject({ phase: "Failed", restarts: 0 });
+  });
+
   test("a JobSet's restarts and the ones that count towards maxRestarts (JobSet v0.12)", () => {
     const js = {
       apiVersion: "jobset.x-k8s.io/v1alpha2",
