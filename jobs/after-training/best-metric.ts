@@ -11,10 +11,7 @@
 import type { Manifest } from "../../images/checkpoint-agent/src/manifest.ts";
 import { loadManifest } from "../../images/checkpoint-agent/src/manifest-io.ts";
 import type { ObjectStore } from "../../images/checkpoint-agent/src/object-store.ts";
-import { resolveS3Config } from "../../images/checkpoint-agent/src/s3-config.ts";
-import { createS3Store } from "../../images/checkpoint-agent/src/s3-store.ts";
-import { asPrefix, parseS3Uri } from "../../images/checkpoint-agent/src/s3-uri.ts";
-import { awsCredentialsConfigured, type ManifestOptions } from "../cluster/checkpoint-manifest.ts";
+import { readRunStore, type ManifestOptions } from "../cluster/checkpoint-manifest.ts";
 
 export interface BestMetric {
   /** e.g. coco/bbox_mAP_50 */
@@ -89,34 +86,8 @@ export async function bestMetricFromUri(
   uri: string,
   opts: ManifestOptions,
 ): Promise<BestMetric | undefined> {
-  if (!awsCredentialsConfigured(opts.env)) return undefined;
-  try {
-    const loc = asPrefix(parseS3Uri(uri));
-    const env = {
-      ...opts.env,
-      ...(opts.env.AWS_REGION || opts.env.AWS_DEFAULT_REGION || !opts.region
-        ? {}
-        : { AWS_REGION: opts.region }),
-      ...(opts.env.AWS_ENDPOINT_URL_S3 || opts.env.AWS_ENDPOINT_URL || !opts.endpoint
-        ? {}
-        : { AWS_ENDPOINT_URL_S3: opts.endpoint }),
-    };
-    const store = createS3Store({
-      bucket: loc.bucket,
-      config: { ...resolveS3Config(env), maxAttempts: 1 },
-      maxSockets: 2,
-      log: () => {},
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), opts.timeoutMs ?? 5000);
-    });
-    const read = async (): Promise<BestMetric | undefined> => {
-      const manifest = await loadManifest(store, loc.prefix);
-      return manifest === undefined ? undefined : bestMetricOf(store, loc.prefix, manifest);
-    };
-    return await Promise.race([read(), timeout]).finally(() => clearTimeout(timer));
-  } catch {
-    return undefined;
-  }
+  return readRunStore(uri, opts, async (store, prefix) => {
+    const manifest = await loadManifest(store, prefix);
+    return manifest === undefined ? undefined : bestMetricOf(store, prefix, manifest);
+  });
 }

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { loadManifest } from "../../images/checkpoint-agent/src/manifest-io.ts";
+import type { ObjectStore } from "../../images/checkpoint-agent/src/object-store.ts";
 import { resolveS3Config } from "../../images/checkpoint-agent/src/s3-config.ts";
 import { createS3Store } from "../../images/checkpoint-agent/src/s3-store.ts";
 import { asPrefix, parseS3Uri } from "../../images/checkpoint-agent/src/s3-uri.ts";
@@ -37,13 +38,15 @@ export interface ManifestOptions {
 }
 
 /**
- * The manifest's latest entry; `null` when the manifest says nothing is committed yet;
- * undefined when it could not be read (no credentials, no access, timeout).
+ * Runs `read` against the run's store prefix at `uri` as `status` must: only when AWS
+ * credentials are configured, one attempt, within the time limit; undefined when it cannot
+ * (no credentials, no access, timeout, any error).
  */
-export async function lastCheckpointFromManifest(
+export async function readRunStore<T>(
   uri: string,
   opts: ManifestOptions,
-): Promise<LastCheckpoint | null | undefined> {
+  read: (store: ObjectStore, prefix: string) => Promise<T | undefined>,
+): Promise<T | undefined> {
   if (!awsCredentialsConfigured(opts.env)) return undefined;
   try {
     const loc = asPrefix(parseS3Uri(uri));
@@ -66,9 +69,24 @@ export async function lastCheckpointFromManifest(
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), opts.timeoutMs ?? 5000);
     });
-    const manifest = await Promise.race([loadManifest(store, loc.prefix), timeout]).finally(() =>
+    return await Promise.race([read(store, loc.prefix), timeout]).finally(() =>
       clearTimeout(timer),
     );
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The manifest's latest entry; `null` when the manifest says nothing is committed yet;
+ * undefined when it could not be read (no credentials, no access, timeout).
+ */
+export async function lastCheckpointFromManifest(
+  uri: string,
+  opts: ManifestOptions,
+): Promise<LastCheckpoint | null | undefined> {
+  return readRunStore(uri, opts, async (store, prefix) => {
+    const manifest = await loadManifest(store, prefix);
     if (manifest === undefined) return undefined;
     const latest = manifest.latest;
     if (latest === null) return null;
@@ -79,7 +97,5 @@ export async function lastCheckpointFromManifest(
       time: latest.time,
       source: "S3 manifest",
     };
-  } catch {
-    return undefined;
-  }
+  });
 }
