@@ -18,27 +18,7 @@ source "$here/versions.sh"
 cache_root="${YUNSHI_CONTROL_PLANE_CACHE:-$HOME/.cache/yunshi/control-plane}"
 dir="$cache_root/$CONTROL_PLANE_KEY"
 if [[ "${1:-}" == "--print-dir" ]]; then
-  
-# What the start-up needs from the same module versions: CRDs and webhook manifests of JobSet
-# and Kueue (the envtest way: CRDs from directories, webhooks re-pointed at local processes),
-# and kwok's node stages.
-mod_dir() { (cd "$here/controllers" && go list -m -f '{{.Dir}}' "$1"); }
-assets="$dir/assets"
-if [[ ! -f "$assets/.complete" ]]; then
-  (cd "$here/controllers" && go mod download sigs.k8s.io/jobset sigs.k8s.io/kueue sigs.k8s.io/kwok)
-  rm -rf "$assets" && mkdir -p "$assets/jobset" "$assets/kueue" "$assets/kwok"
-  jobset="$(mod_dir sigs.k8s.io/jobset)" kueue="$(mod_dir sigs.k8s.io/kueue)" kwok="$(mod_dir sigs.k8s.io/kwok)"
-  cp "$jobset"/config/components/crd/bases/*.yaml "$assets/jobset/"
-  cp "$jobset/config/components/webhook/manifests.yaml" "$assets/jobset/webhooks.yaml"
-  cp "$kueue"/config/components/crd/bases/*.yaml "$assets/kueue/"
-  cp "$kueue/config/components/webhook/manifests.yaml" "$assets/kueue/webhooks.yaml"
-  cp "$kwok/kustomize/stage/node/fast/node-initialize.yaml" "$assets/kwok/"
-  cp "$kwok/kustomize/stage/node/heartbeat-with-lease/"*.yaml "$assets/kwok/"
-  rm -f "$assets/kwok/kustomization.yaml"
-  chmod -R u+w "$assets"
-  touch "$assets/.complete"
-fi
-echo "$dir"
+  echo "$dir"
   exit 0
 fi
 
