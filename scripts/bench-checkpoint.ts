@@ -17,13 +17,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { cpus, loadavg, totalmem, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { startBenchS3 } from "./bench-s3rver.ts";
 import { bundleAgent } from "../images/checkpoint-agent/build.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const S3RVER = join(ROOT, "node_modules/s3rver/bin/s3rver.js");
 const BUCKET = "bench";
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env["BENCH_SIZE_MIB"] ?? "1024") * MiB;
@@ -36,14 +34,6 @@ const median = (xs: readonly number[]): number => {
 };
 const mbps = (seconds: number): number => SIZE / 1e6 / seconds;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const GNU_TIME = "/usr/bin/time";
 const haveGnuTime = spawnSync(GNU_TIME, ["-f", "%U", "true"], { stdio: "ignore" }).status === 0;
@@ -112,47 +102,9 @@ async function writeCheckpoint(work: string, file: string, data: Buffer): Promis
 
 async function main(): Promise<void> {
   const base = await mkdtemp(join(tmpdir(), "yunshi-bench-"));
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const s3dir = join(base, "s3rver");
-  await mkdir(s3dir);
-  const server = spawn(
-    process.execPath,
-    [
-      S3RVER,
-      "-d",
-      s3dir,
-      "-a",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "--silent",
-      "--configure-bucket",
-      BUCKET,
-    ],
-    { stdio: "ignore" },
-  );
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_REGION: "us-east-1",
-    AWS_DEFAULT_REGION: "us-east-1",
-    AWS_ENDPOINT_URL_S3: endpoint,
-    YUNSHI_S3_FORCE_PATH_STYLE: "true",
-    AWS_EC2_METADATA_DISABLED: "true",
-    NODE_NO_WARNINGS: "1",
-    RCLONE_CONFIG_BENCH_TYPE: "s3",
-    RCLONE_CONFIG_BENCH_PROVIDER: "Other",
-    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: "S3RVER",
-    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: "S3RVER",
-    RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
-    RCLONE_CONFIG_BENCH_REGION: "us-east-1",
-  };
-  // The CA bundle for real AWS endpoints breaks awscli and rclone on plain http.
-  delete env["AWS_CA_BUNDLE"];
+  const s3 = await startBenchS3(base, BUCKET);
+  const { endpoint, env } = s3;
   try {
-    await sleep(1500);
     const agentJs = join(base, "yunshi-checkpoint-agent.cjs");
     await bundleAgent(agentJs);
     const src = join(base, "src");
@@ -320,7 +272,7 @@ async function main(): Promise<void> {
         `with the sidecar and, here, with the S3 server too).`,
     );
   } finally {
-    server.kill("SIGTERM");
+    s3.stop();
     await rm(base, { recursive: true, force: true });
   }
 }

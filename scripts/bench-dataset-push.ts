@@ -12,12 +12,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { cpus, loadavg, totalmem, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startBenchS3 } from "./bench-s3rver.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const S3RVER = join(ROOT, "node_modules/s3rver/bin/s3rver.js");
 // What users run (`npx yunshi`): the bundled CLI, no TypeScript transpiled at start.
 const CLI = join(ROOT, "bin/yunshi.js");
 const BUCKET = "bench";
@@ -26,20 +25,11 @@ const BUCKET = "bench";
 const FILES = Math.min(998, Number(process.env["BENCH_FILES"] ?? "900"));
 const KIB = Number(process.env["BENCH_KIB"] ?? "150");
 const RUNS = Number(process.env["BENCH_RUNS"] ?? "3");
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Run a command (argv array, no shell); wall seconds and stdout; throws on failure. */
 async function timed(
@@ -65,40 +55,9 @@ async function main(): Promise<void> {
     return;
   }
   const base = await mkdtemp(join(tmpdir(), "yunshi-bench-dataset-"));
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const s3dir = join(base, "s3rver");
-  await mkdir(s3dir);
-  const server = spawn(
-    process.execPath,
-    [
-      S3RVER,
-      "-d",
-      s3dir,
-      "-a",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "--silent",
-      "--configure-bucket",
-      BUCKET,
-    ],
-    { stdio: "ignore" },
-  );
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_REGION: "us-east-1",
-    AWS_DEFAULT_REGION: "us-east-1",
-    AWS_ENDPOINT_URL_S3: endpoint,
-    YUNSHI_S3_FORCE_PATH_STYLE: "true",
-    AWS_EC2_METADATA_DISABLED: "true",
-    NODE_NO_WARNINGS: "1",
-  };
-  delete env["AWS_CA_BUNDLE"];
+  const s3 = await startBenchS3(base, BUCKET);
+  const { endpoint, env } = s3;
   try {
-    await sleep(1500);
     await timed(process.execPath, [CLI, "--version"], env); // builds the bundle if stale
     const mb = (FILES * KIB * 1024) / 1e6;
     const scenarios = [
@@ -190,7 +149,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    server.kill();
+    s3.stop();
     await rm(base, { recursive: true, force: true });
   }
 }
