@@ -13,6 +13,7 @@ import { Kueue } from "./kueue.ts";
 import { loadStackConfig } from "./load-config.ts";
 import { Network } from "./network.ts";
 import { NodePools } from "./nodepools.ts";
+import { platformLimits } from "./platform-objects/platform-limits.ts";
 import { Registry } from "./registry.ts";
 import { Storage } from "./storage.ts";
 import { Team } from "./team.ts";
@@ -114,6 +115,13 @@ const teams = cfg.teams.map(
       team,
       flavors: kueue.flavors,
       maxGpus: cfg.gpu.maxGpus,
+      limits: platformLimits({
+        team: team.name,
+        teams: cfg.teams,
+        capacityTypes: kueue.flavors,
+        instanceFamilies: cfg.gpu.instanceFamilies,
+        maxGpus: cfg.gpu.maxGpus,
+      }),
       clusterName: cluster.clusterName,
       trainingRoleArn: trainingRole.roleArn,
       bucketName: storage.bucketName,

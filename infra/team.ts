@@ -16,6 +16,7 @@ import {
   type CapacityType,
   type TeamQuota,
 } from "./platform-objects/kueue-objects.ts";
+import type { PlatformLimits } from "./platform-objects/platform-limits.ts";
 import {
   TRAINING_SERVICE_ACCOUNT,
   teamGroup,
@@ -35,6 +36,9 @@ export interface TeamArgs {
   flavors: CapacityType[];
   /** Namespace-level GPU ceiling (also bounded by the NodePool limit). */
   maxGpus: number;
+  /** The limits the platform ConfigMap carries (platform-objects/platform-limits.ts), so that
+   * `submit` refuses a run the platform can never admit. */
+  limits: PlatformLimits;
   clusterName: pulumi.Input<string>;
   trainingRoleArn: pulumi.Input<string>;
   bucketName: pulumi.Input<string>;
@@ -65,6 +69,7 @@ export class Team extends pulumi.ComponentResource {
         region: args.region,
         trainerImage,
         checkpointAgentImage,
+        limits: args.limits,
       });
     const known = objectsFor("placeholder-bucket", "placeholder/image", "placeholder/image");
 

@@ -4,7 +4,9 @@
  * `yunshi-platform` (keys below) in every team namespace; `submit` reads it, `--dry-run`
  * and `render` use the defaults or flags. infra/ writes the same keys from this module.
  */
-import { z } from "zod";
+// A namespace import, not `{ z }`: the CLI bundle then keeps only the parts of zod it uses
+// (scripts/build-cli.js; `{ z }` kept all 40 locales, half of the bundle).
+import * as z from "zod";
 import { UsageError } from "./errors.ts";
 import {
   bucketNameProblem,
@@ -24,6 +26,12 @@ export const PlatformKeys = {
   queue: "queue",
   serviceAccount: "serviceAccount",
   s3Endpoint: "s3Endpoint",
+  spotGpuQuota: "spotGpuQuota",
+  onDemandGpuQuota: "onDemandGpuQuota",
+  maxSpotGpus: "maxSpotGpus",
+  maxOnDemandGpus: "maxOnDemandGpus",
+  maxGpusPerNode: "maxGpusPerNode",
+  gpuInstanceFamilies: "gpuInstanceFamilies",
 } as const;
 
 /** A string checked by one of the shared rules of ./spec/identifiers.ts. */
@@ -49,6 +57,16 @@ const endpointProblem = (value: string): string | undefined => {
   if (url.search !== "" || url.hash !== "") return "no query or fragment";
   return undefined;
 };
+
+/** A count as ConfigMap data carries it: decimal digits, no sign or unit. */
+const countProblem = (value: string): string | undefined =>
+  /^(0|[1-9][0-9]{0,5})$/.test(value) ? undefined : "a whole number such as 16";
+
+/** EC2 instance families, comma-separated, as the GPU NodePool's requirement lists them. */
+const familiesProblem = (value: string): string | undefined =>
+  /^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/.test(value)
+    ? undefined
+    : "instance families separated by commas, such as g5,g6,g6e";
 
 /** A platform value as error messages may show it: credentials in a URL are hidden. */
 export function shownPlatformValue(value: unknown): string {
@@ -76,6 +94,20 @@ export const PlatformContextSchema = z
     serviceAccount: checked(dnsSubdomainProblem),
     /** S3-compatible endpoint (MinIO, local runs); absent for AWS S3. */
     s3Endpoint: checked(endpointProblem).optional(),
+    // The platform's limits (issue 11), so that `submit` can refuse a run that can never be
+    // admitted instead of leaving it Queued forever. Optional: ConfigMaps written before
+    // they existed still work, and the check then says it was skipped (jobs/platform-fit.ts).
+    /** The team's guaranteed (nominal) GPUs per capacity type: its ClusterQueue's quota. */
+    spotGpuQuota: checked(countProblem).optional(),
+    onDemandGpuQuota: checked(countProblem).optional(),
+    /** The most GPUs of that capacity type one run can be admitted with: the cohort's quota
+     * (the team may borrow idle quota), within the namespace's ResourceQuota. */
+    maxSpotGpus: checked(countProblem).optional(),
+    maxOnDemandGpus: checked(countProblem).optional(),
+    /** The most GPUs one node of the GPU NodePool's instance families has. */
+    maxGpusPerNode: checked(countProblem).optional(),
+    /** The instance families the GPU NodePool may launch, comma-separated (g5,g6,g6e). */
+    gpuInstanceFamilies: checked(familiesProblem).optional(),
   })
   .strict();
 export type PlatformContext = z.infer<typeof PlatformContextSchema>;

@@ -17,6 +17,7 @@ import {
   type PlatformContext,
 } from "./platform.ts";
 import { checkPodSpec } from "../policies/job-rules.ts";
+import { fitMessage, platformFit, type PlatformFit } from "./platform-fit.ts";
 import {
   podTemplatesOf,
   renderKubernetesObjects,
@@ -49,6 +50,12 @@ const flagNames: Record<keyof PlatformContext, string> = {
   queue: "--queue",
   serviceAccount: "--service-account",
   s3Endpoint: "--s3-endpoint",
+  spotGpuQuota: "--platform-file data.spotGpuQuota",
+  onDemandGpuQuota: "--platform-file data.onDemandGpuQuota",
+  maxSpotGpus: "--platform-file data.maxSpotGpus",
+  maxOnDemandGpus: "--platform-file data.maxOnDemandGpus",
+  maxGpusPerNode: "--platform-file data.maxGpusPerNode",
+  gpuInstanceFamilies: "--platform-file data.gpuInstanceFamilies",
 };
 
 /** The platform context for an experiment without a cluster: flags, else defaults. */
@@ -145,6 +152,31 @@ export interface RenderedExperiment {
   readonly loaded: LoadedExperiment;
   readonly platform: PlatformContext;
   readonly objects: KubeObject[];
+  /** How the run compares with the platform's limits (skipped without --platform-file). */
+  readonly fit: PlatformFit;
+}
+
+/**
+ * Refuse (exit 2, nothing sent) a run the platform can never admit; otherwise return the
+ * notes and whether the check was skipped. `source` names where the limits came from.
+ */
+export function assertFitsPlatform(
+  loaded: LoadedExperiment,
+  platform: PlatformContext,
+  source: string,
+  file: string,
+): PlatformFit {
+  const fit = platformFit(loaded.experiment, platform, source);
+  if (fit.problems.length > 0)
+    throw new UsageError(fitMessage(file, platform.namespace, fit.problems));
+  return fit;
+}
+
+/** Where render, validate and --dry-run take the platform's limits from. */
+export function limitsSource(flags: PlatformFlags): string {
+  return flags.platformFile === undefined
+    ? "the built-in platform defaults (pass --platform-file with the namespace's yunshi-platform ConfigMap to check them)"
+    : `--platform-file ${flags.platformFile}`;
 }
 
 /**
@@ -194,7 +226,8 @@ export async function renderFiles(
     loaded.warnings.forEach((w) => onWarning(file, w));
     assertClusterReady(loaded, file);
     const platform = platformFromFlags(flags, loaded.experiment);
-    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform, options) });
+    const fit = assertFitsPlatform(loaded, platform, limitsSource(flags), file);
+    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform, options), fit });
   }
   const names = out.map((r) => `${r.platform.namespace}/${r.loaded.experiment.name}`);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

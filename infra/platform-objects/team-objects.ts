@@ -18,6 +18,7 @@ import {
   platformConfigMapData,
 } from "../../jobs/platform.ts";
 import { LOCAL_QUEUE_NAME } from "./kueue-objects.ts";
+import { platformLimitsFields, type PlatformLimits } from "./platform-limits.ts";
 
 export const TRAINING_SERVICE_ACCOUNT = "yunshi-training";
 /** Name of the team's Role and RoleBinding. */
@@ -42,6 +43,8 @@ export interface TeamObjectsArgs {
   readonly checkpointAgentImage: string;
   /** S3-compatible endpoint for non-AWS stores (test clusters); absent on AWS. */
   readonly s3Endpoint?: string;
+  /** What one run can ever be admitted with (platform-limits.ts); `submit` checks it. */
+  readonly limits?: PlatformLimits;
 }
 
 export interface TeamObjects {
@@ -107,6 +110,7 @@ export function teamObjects(args: TeamObjectsArgs): TeamObjects {
     queue: LOCAL_QUEUE_NAME,
     serviceAccount: TRAINING_SERVICE_ACCOUNT,
     ...(args.s3Endpoint === undefined ? {} : { s3Endpoint: args.s3Endpoint }),
+    ...(args.limits === undefined ? {} : platformLimitsFields(args.limits)),
   });
   return {
     namespace: teamNamespace(ns),

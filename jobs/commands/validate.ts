@@ -16,7 +16,8 @@ export function registerValidate(program: Command, io: Io, setExit: (code: numbe
   addPlatformOptions(cmd).action(async (files: string[], opts: Record<string, unknown>) => {
     // Loaded here, not at the top: see the note at the top of jobs/program.ts.
     const { loadExperimentFile } = await import("../spec/load-experiment.ts");
-    const { platformFromFlags, renderChecked } = await import("../prepare.ts");
+    const { assertFitsPlatform, limitsSource, platformFromFlags, renderChecked } =
+      await import("../prepare.ts");
     const flags = platformFlagsOf(opts);
     const ok: string[] = [];
     let invalid = false;
@@ -27,7 +28,10 @@ export function registerValidate(program: Command, io: Io, setExit: (code: numbe
         warnings.forEach((w) => io.err(`⚠ ${file}: ${formatIssue(w)}\n`));
         // Render the config and the objects and run the job rules, exactly as render does
         // (a local dataset path is fine here: it is what submit --local reads).
-        renderChecked(loaded, platformFromFlags(flags, e));
+        const platform = platformFromFlags(flags, e);
+        // With --platform-file: a run that platform can never admit is invalid here too.
+        assertFitsPlatform(loaded, platform, limitsSource(flags), file);
+        renderChecked(loaded, platform);
         // A local dataset folder gets `yunshi dataset check` too (docs/datasets.md), but
         // only inside the spec's own folder: validate runs on strangers' specs in CI, and a
         // spec must not make it read (and quote) files elsewhere on the runner.

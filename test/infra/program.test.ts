@@ -326,8 +326,13 @@ describe("Kueue", () => {
 });
 
 describe("platform ConfigMap", () => {
-  it("tells submit the bucket, region, image refs, queue and service account in every team namespace", () => {
-    for (const ns of ["vision", "nlp"]) {
+  it("tells submit the bucket, region, image refs, queue, service account and limits in every team namespace", () => {
+    // Each team's own quota; one run may borrow the cohort's (vision 8+2, nlp 4+0), up to gpu.maxGpus.
+    const quota = {
+      vision: { spotGpuQuota: "8", onDemandGpuQuota: "2" },
+      nlp: { spotGpuQuota: "4", onDemandGpuQuota: "0" },
+    };
+    for (const ns of ["vision", "nlp"] as const) {
       const cm = one(resources, "kubernetes:core/v1:ConfigMap", `team-${ns}-platform`);
       expect(cm.inputs["metadata"]).toEqual({ name: PLATFORM_CONFIGMAP_NAME, namespace: ns });
       const ctx = platformFromConfigMapData(ns, cm.inputs["data"] as Record<string, string>);
@@ -339,6 +344,11 @@ describe("platform ConfigMap", () => {
         checkpointAgentImage: outputs["checkpointAgentImage"],
         queue: "default",
         serviceAccount: "yunshi-training",
+        ...quota[ns],
+        maxSpotGpus: "12",
+        maxOnDemandGpus: "2",
+        maxGpusPerNode: "8",
+        gpuInstanceFamilies: "g5,g6,g6e",
       });
     }
     expect(outputs["trainerImage"]).toMatch(
