@@ -251,10 +251,13 @@ export class ClusterClient {
       sink.on("error", reject);
       void this.startLog(namespace, pod, container, opts, sink, signal)
         .then((ctl) => {
-          signal?.addEventListener("abort", () => {
+          const stop = () => {
             ctl.abort();
             resolve();
-          });
+          };
+          // Aborted while the request was starting: the event has fired already.
+          if (signal?.aborted) return stop();
+          signal?.addEventListener("abort", stop);
         })
         .catch((e: unknown) => reject(toClusterError(e, op)));
     });

@@ -67,13 +67,17 @@ function pickPod(candidates: KubeObject[]): KubeObject | undefined {
   return byAge.filter((p) => !terminal(p)).pop() ?? byAge.pop();
 }
 
+/** Waits `ms`, or less when `signal` aborts; leaves no listener behind (the watch polls often). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
       clearTimeout(t);
+      signal?.removeEventListener("abort", done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
   });
 
 export async function streamLogs(
@@ -167,19 +171,90 @@ async function followRank(
     seen.add(next.metadata.name);
     lastCreated = next.metadata.creationTimestamp ?? lastCreated;
     const w = lineWriter(prefix, (t) => sink.out(t));
-    await client.podLogs(
-      req.namespace,
-      next.metadata.name,
-      req.container,
-      {
-        follow: req.follow,
-        ...(first && req.sinceSeconds !== undefined ? { sinceSeconds: req.sinceSeconds } : {}),
-      },
-      (t) => w.write(t),
-      req.signal,
-    );
+    // While following, the stream of a pod that is gone or replaced may stay open (the
+    // kubelet, or kwok, keeps it): watch the pods and end it ourselves (issue 16).
+    const stream = new AbortController();
+    let ended: string | undefined;
+    const stopStream = () => stream.abort();
+    req.signal?.addEventListener("abort", stopStream);
+    const watching = req.follow
+      ? watchForEnd(client, req, rank, next, stream.signal).then((why) => {
+          if (why !== undefined && !stream.signal.aborted) {
+            ended = why;
+            stream.abort();
+          }
+        })
+      : Promise.resolve();
+    try {
+      await client.podLogs(
+        req.namespace,
+        next.metadata.name,
+        req.container,
+        {
+          follow: req.follow,
+          ...(first && req.sinceSeconds !== undefined ? { sinceSeconds: req.sinceSeconds } : {}),
+        },
+        (t) => w.write(t),
+        stream.signal,
+      );
+    } finally {
+      stream.abort(); // stops the watcher when the stream ended by itself
+      req.signal?.removeEventListener("abort", stopStream);
+      await watching;
+    }
     w.flush();
     if (!req.follow) return;
-    sink.note(`${prefix}── ${next.metadata.name} ended ──\n`);
+    sink.note(`${prefix}── ${next.metadata.name} ${ended ?? "ended"} ──\n`);
   }
+}
+
+/**
+ * Polls until the followed pod's stream should end: the pod is gone, it finished, or a newer
+ * pod of its rank has started the container. Then waits one more poll so the stream can
+ * deliver the pod's last lines (the checkpoint flush on SIGTERM) before it is cut. Returns
+ * why, or undefined when `signal` stopped the watch first.
+ */
+async function watchForEnd(
+  client: ClusterClient,
+  req: LogsRequest,
+  rank: number,
+  pod: KubeObject,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const selector = `${Labels.experiment}=${req.name}`;
+  const name = pod.metadata.name;
+  const created = pod.metadata.creationTimestamp ?? "";
+  while (!signal.aborted) {
+    await sleep(req.pollMs, signal);
+    if (signal.aborted) return undefined;
+    let items: KubeObject[];
+    try {
+      ({ items } = await client.list("v1", "Pod", req.namespace, selector));
+    } catch {
+      continue; // a blip in listing must not end a healthy stream
+    }
+    const self = items.find((p) => p.metadata.name === name);
+    const replacement = items.find(
+      (p) =>
+        p.metadata.name !== name &&
+        rankOf(p) === rank &&
+        (p.metadata.creationTimestamp ?? "") >= created &&
+        !terminal(p) &&
+        containerStarted(p, req.container),
+    );
+    const phase = (self?.status as { phase?: string } | undefined)?.phase;
+    const why =
+      self === undefined
+        ? "is gone"
+        : replacement !== undefined
+          ? `was replaced by ${replacement.metadata.name}`
+          : phase === "Succeeded" || phase === "Failed"
+            ? `ended (${phase})`
+            : undefined;
+    if (why !== undefined) {
+      await sleep(req.pollMs, signal);
+      return signal.aborted ? undefined : why;
+    }
+  }
+  return undefined;
 }

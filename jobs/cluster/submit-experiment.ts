@@ -17,12 +17,14 @@ import { objectNames } from "../labels.ts";
 import type { LoadedExperiment } from "../spec/load-experiment.ts";
 import { isFinished } from "./phase.ts";
 import type { PhaseResult } from "./phase.ts";
+import { fitMessage, platformFit, type PlatformFit } from "../platform-fit.ts";
 import { PLATFORM_CONFIGMAP_NAME, platformFromConfigMapData } from "../platform.ts";
 import type { PlatformContext } from "../platform.ts";
 import { podTemplatesOf, renderKubernetesObjects } from "../render/kubernetes.ts";
 import type { KubeObject as RenderedObject } from "../render/kubernetes.ts";
 import { VERSION } from "../version.ts";
 import type { ClusterClient } from "./client.ts";
+import { pickNamespaceHint } from "./connect.ts";
 import { ClusterError } from "./errors.ts";
 import { experimentStates } from "./experiments.ts";
 import type { ExperimentState } from "./experiments.ts";
@@ -42,9 +44,8 @@ export async function readPlatform(
     await assertNamespaceExists(client, namespace);
     throw new ClusterError(
       "platform-missing",
-      `platform not installed in namespace ${namespace}: there is no ConfigMap ${PLATFORM_CONFIGMAP_NAME}. ` +
-        `Run \`pulumi up\` for the platform stack with this namespace among its teams, or ask your platform engineer ` +
-        `(or pass --namespace with your team's namespace).`,
+      `namespace ${namespace} is not a team namespace: there is no ConfigMap ${PLATFORM_CONFIGMAP_NAME}, which \`pulumi up\` writes into each team's namespace. ` +
+        `${pickNamespaceHint()} (For a new team: add it to the platform stack's teams and run \`pulumi up\`, or ask your platform engineer.)`,
     );
   }
   try {
@@ -107,6 +108,8 @@ export interface SubmitRequest {
   loaded: LoadedExperiment;
   namespace: string;
   fresh: boolean;
+  /** The spec file, for messages. */
+  file?: string;
 }
 
 export interface Submission {
@@ -114,6 +117,8 @@ export interface Submission {
   objects: RenderedObject[];
   outcome: SubmitOutcome;
   checkpointUri: string;
+  /** How the run compares with the namespace's limits (notes, or why it was not checked). */
+  fit: PlatformFit;
 }
 
 export async function submitExperiment(
@@ -122,6 +127,18 @@ export async function submitExperiment(
 ): Promise<Submission> {
   const { experiment } = req.loaded;
   const platform = await readPlatform(client, req.namespace);
+  // A run the platform can never admit would sit Queued forever: refuse it (exit 2) first.
+  const configMap = `ConfigMap ${req.namespace}/${PLATFORM_CONFIGMAP_NAME}`;
+  const fit = platformFit(experiment, platform, configMap);
+  if (fit.problems.length > 0)
+    throw new UsageError(fitMessage(req.file ?? experiment.name, req.namespace, fit.problems));
+  const skipped =
+    fit.skipped === undefined
+      ? {}
+      : {
+          skipped: `${fit.skipped} (it predates them: \`pulumi up\` for the platform stack adds them)`,
+        };
+  const checkedFit: PlatformFit = { ...fit, ...skipped };
   const objects = renderKubernetesObjects({
     experiment,
     platform,
@@ -159,6 +176,7 @@ export async function submitExperiment(
         platform,
         objects,
         checkpointUri,
+        fit: checkedFit,
         outcome: { action: "unchanged", state: existing },
       };
     throw new ClusterError(
@@ -185,6 +203,7 @@ export async function submitExperiment(
       platform,
       objects,
       checkpointUri,
+      fit: checkedFit,
       outcome: { action: "resubmitted", objects: applied, previous: existing.status },
     };
   }
@@ -192,6 +211,7 @@ export async function submitExperiment(
     platform,
     objects,
     checkpointUri,
+    fit: checkedFit,
     outcome: { action: "created", objects: await applyAll(client, kube) },
   };
 }

@@ -11,13 +11,19 @@ export function registerCancel(program: Command, io: Io): void {
     .option("--no-wait", "return once deletion has started, without waiting for the pods to go");
   addClusterOptions(cmd).action(async (name: string, opts: Record<string, unknown>) => {
     // Loaded here, not at the top: see the note at the top of jobs/program.ts.
-    const { connect } = await import("../cluster/connect.ts");
+    const { connect, inTeamNamespace, namespaceLine } = await import("../cluster/connect.ts");
     const { ClusterError } = await import("../cluster/errors.ts");
     const { findWorkload } = await import("../cluster/experiments.ts");
     const { companionRefs, deleteRun } = await import("../cluster/submit-experiment.ts");
     const { checkpointUriOf } = await import("../cluster/phase.ts");
-    const { client, namespace } = connect(clusterFlagsOf(opts));
-    const workload = await findWorkload(client, namespace, name);
+    const conn = connect(clusterFlagsOf(opts));
+    const { client, namespace } = conn;
+    io.err(namespaceLine(conn));
+    const workload = await inTeamNamespace(
+      conn,
+      () => findWorkload(client, namespace, name),
+      (w) => w === undefined,
+    );
     if (!workload)
       throw new ClusterError(
         "not-found",

@@ -44,9 +44,18 @@ export function registerLogs(program: Command, io: Io): void {
       );
     const sinceSeconds = typeof opts.since === "string" ? parseSince(opts.since) : undefined;
     // Loaded here, not at the top: see the note at the top of jobs/program.ts.
-    const { connect } = await import("../cluster/connect.ts");
+    const { connect, inTeamNamespace, namespaceLine } = await import("../cluster/connect.ts");
     const { streamLogs } = await import("../cluster/follow-logs.ts");
-    const { client, namespace } = connect(clusterFlagsOf(opts));
+    const { findWorkload } = await import("../cluster/experiments.ts");
+    const conn = connect(clusterFlagsOf(opts));
+    const { client, namespace } = conn;
+    io.err(namespaceLine(conn));
+    // Not found in a namespace that is not a team's: the namespace is the problem.
+    await inTeamNamespace(
+      conn,
+      () => findWorkload(client, namespace, name),
+      (w) => w === undefined,
+    );
     await streamLogs(
       client,
       {

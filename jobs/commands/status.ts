@@ -23,15 +23,21 @@ export function registerStatus(program: Command, io: Io): void {
       throw new UsageError(`--output ${JSON.stringify(output)}: use one of ${OUTPUTS.join(", ")}`);
     // Loaded here, not at the top: see the note at the top of jobs/program.ts.
     const { stringify } = await import("yaml");
-    const { connect } = await import("../cluster/connect.ts");
+    const { connect, inTeamNamespace, namespaceLine } = await import("../cluster/connect.ts");
     const { ClusterError } = await import("../cluster/errors.ts");
     const { experimentStates } = await import("../cluster/experiments.ts");
     const { lastCheckpointFromManifest } = await import("../cluster/checkpoint-manifest.ts");
     const { lastCheckpointFromLogs } = await import("../cluster/last-checkpoint.ts");
     const { readPlatform } = await import("../cluster/submit-experiment.ts");
     const { rankOf } = await import("../cluster/follow-logs.ts");
-    const { client, namespace } = connect(clusterFlagsOf(opts));
-    const states = await experimentStates(client, namespace, name);
+    const conn = connect(clusterFlagsOf(opts));
+    const { client, namespace } = conn;
+    io.err(namespaceLine(conn));
+    const states = await inTeamNamespace(
+      conn,
+      () => experimentStates(client, namespace, name),
+      (found) => found.length === 0,
+    );
     if (name !== undefined && states.length === 0)
       throw new ClusterError(
         "not-found",

@@ -31,7 +31,7 @@ export function registerSubmit(program: Command, io: Io): void {
       // Loaded here, not at the top: see the note at the top of jobs/program.ts.
       const { loadExperimentFile } = await import("../spec/load-experiment.ts");
       const { assertClusterReady } = await import("../prepare.ts");
-      const { connect } = await import("../cluster/connect.ts");
+      const { connect, namespaceLine } = await import("../cluster/connect.ts");
       const { submitExperiment } = await import("../cluster/submit-experiment.ts");
       const flags = platformFlagsOf(opts);
       const onlyDryRun = Object.keys(flags).filter((k) => k !== "namespace");
@@ -52,9 +52,17 @@ export function registerSubmit(program: Command, io: Io): void {
         throw new UsageError(
           `--namespace ${flags.namespace} contradicts namespace: ${e.namespace} in the spec of ${e.name}; drop one of them`,
         );
-      const { client, namespace: contextNs } = connect(clusterFlagsOf(opts));
-      const namespace = flags.namespace ?? e.namespace ?? contextNs;
-      const s = await submitExperiment(client, { loaded, namespace, fresh: opts.fresh === true });
+      const conn = connect(clusterFlagsOf(opts), e.namespace);
+      const { client, namespace } = conn;
+      io.err(namespaceLine(conn));
+      const s = await submitExperiment(client, {
+        loaded,
+        namespace,
+        fresh: opts.fresh === true,
+        file,
+      });
+      for (const n of s.fit.notes) io.err(`note: ${n}\n`);
+      if (s.fit.skipped !== undefined) io.err(`note: ${s.fit.skipped}\n`);
       const queue = e.queue ?? s.platform.queue;
       const workload = s.objects.find((o) => o.kind === "Job" || o.kind === "JobSet");
       const o = s.outcome;
@@ -111,6 +119,8 @@ async function dryRun(file: string, opts: Record<string, unknown>, io: Io): Prom
       ...r.objects.map((o) => `  ${o.kind}/${o.metadata?.name ?? ""}`),
       `experiment ${e.name}: ${e.resources.nodes} node(s) × ${e.resources.gpusPerNode} GPU, queue ${e.queue ?? r.platform.queue}, ${e.resources.spot ? "spot" : "on-demand"}`,
       `checkpoints and logs: ${checkpointUri(r.platform, ns, e.name)}`,
+      ...r.fit.notes.map((n) => `note: ${n}`),
+      ...(r.fit.skipped === undefined ? [] : [`note: ${r.fit.skipped}`]),
       `next: yunshi submit ${file}   (then: yunshi status ${objectNames(e.name).workload})`,
       "",
     ].join("\n"),

@@ -215,11 +215,15 @@ describe("submit", () => {
 });
 
 describe("submit: cluster errors become actionable messages (exit 1)", () => {
-  test("platform not installed in the namespace", async () => {
+  test("platform not installed in the namespace: not a team namespace, and how to pick one", async () => {
     c.fake.remove("v1", "ConfigMap", NS, "yunshi-platform");
     const r = await cli("submit", writeSpec(c.dir));
     expect(r.code).toBe(1);
-    expect(r.err).toContain("platform not installed in namespace vision");
+    expect(r.err).toContain("namespace vision (from the spec's namespace:)\n");
+    expect(r.err).toContain(
+      "namespace vision is not a team namespace: there is no ConfigMap yunshi-platform",
+    );
+    expect(r.err).toContain("kubectl config set-context --current --namespace <team>");
     expect(r.err).toContain("pulumi up");
   });
 

@@ -34,6 +34,7 @@ import {
   GPU_TAINT,
   NODEPOOL_LABEL,
 } from "../../infra/platform-objects/node-labels.ts";
+import { platformLimits } from "../../infra/platform-objects/platform-limits.ts";
 import { teamGroup, teamObjectList } from "../../infra/platform-objects/team-objects.ts";
 import { AdminClient } from "./admin-client.ts";
 import type { Obj } from "./admin-client.ts";
@@ -68,6 +69,8 @@ export interface ControlPlaneOptions {
   kueueConfig?: (cfg: Record<string, unknown>) => Record<string, unknown>;
   /** Keep the run directory (logs) after stop. */
   keep?: boolean;
+  /** An S3-compatible endpoint for the platform ConfigMap (an embedded S3 server). */
+  s3Endpoint?: string;
 }
 
 export interface ControlPlane {
@@ -485,10 +488,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
     t = Date.now();
     // The platform: exactly what `pulumi up` applies (team objects before the queues).
+    const capacityTypes = [...new Set(opts.nodes.map((n) => n.capacityType))];
     for (const team of opts.teams)
       for (const o of teamObjectList({
         namespace: team.name,
         maxGpus: team.spotGpus + team.onDemandGpus,
+        // The limits `pulumi up` writes, from the same function: these nodes' families.
+        limits: platformLimits({
+          team: team.name,
+          teams: opts.teams,
+          capacityTypes,
+          instanceFamilies: [
+            ...new Set(
+              opts.nodes
+                .filter((n) => "gpus" in n && n.gpus > 0)
+                .map((n) => n.instanceType.split(".")[0]!),
+            ),
+          ],
+          maxGpus: team.spotGpus + team.onDemandGpus,
+        }),
+        ...(opts.s3Endpoint === undefined ? {} : { s3Endpoint: opts.s3Endpoint }),
         bucket: opts.bucket,
         region: "us-west-2",
         trainerImage: "123456789012.dkr.ecr.us-west-2.amazonaws.com/yunshi/trainer:0.1.0",
@@ -496,7 +515,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           "123456789012.dkr.ecr.us-west-2.amazonaws.com/yunshi/checkpoint-agent:0.1.0",
       }))
         await admin.apply(o);
-    const capacityTypes = [...new Set(opts.nodes.map((n) => n.capacityType))];
     for (const o of kueueObjects({ capacityTypes, teams: opts.teams })) await admin.apply(o);
     mark("platform", t);
 

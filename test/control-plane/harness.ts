@@ -43,7 +43,7 @@ export interface Session {
 export function describeOnControlPlane(
   title: string,
   body: (s: () => Session) => void,
-  opts: Partial<Pick<ControlPlaneOptions, "kueueConfig">> = {},
+  opts: Partial<Pick<ControlPlaneOptions, "kueueConfig" | "s3Endpoint">> = {},
 ): void {
   const skip = skipReason !== undefined && !controlPlaneRequired();
   const name = skip ? `${title} [skipped: ${skipReason}]` : title;
