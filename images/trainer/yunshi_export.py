@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`yunshi export --format onnx` inside the trainer's Python: MMDeploy 1.3.1, verified.
 
-    yunshi_export.py --checkpoint best.pth [--config config.py] --out-dir DIR
+    yunshi_export.py --checkpoint best.pth [--sha256 HEX] [--config config.py] --out-dir DIR
                      --sample PICTURE [--sample PICTURE ...]
 
 1. Exports with MMDeploy's `torch2onnx` and the detection ONNX Runtime deploy config
@@ -84,6 +84,10 @@ def emit(event: str, **fields) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Export a trained MMDetection model to ONNX and verify it")
     p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument(
+        "--sha256",
+        help="the checkpoint's SHA-256 as its manifest committed it: a file that differs is refused (cluster export)",
+    )
     p.add_argument("--config", type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument(
@@ -174,7 +178,26 @@ def val_pictures(cfg, count: int = 4) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
+def check_sha256(checkpoint: Path, expected: str) -> None:
+    """BadInput unless the file is the one the manifest committed (it may have been replaced since)."""
+    import hashlib
+
+    if not checkpoint.is_file():
+        raise BadInput(f"--checkpoint {checkpoint}: no such file")
+    h = hashlib.sha256()
+    with checkpoint.open("rb") as f:
+        for chunk in iter(lambda: f.read(4 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != expected.lower():
+        raise BadInput(
+            f"--checkpoint {checkpoint}: SHA-256 {h.hexdigest()} is not the manifest's {expected}; "
+            "the checkpoint was replaced after the export was submitted: submit the export again"
+        )
+
+
 def export(args: argparse.Namespace) -> int:
+    if args.sha256 is not None:
+        check_sha256(args.checkpoint, args.sha256)
     cfg = config_of(args.checkpoint, args.config)
     if not args.sample:
         args.sample = val_pictures(cfg)

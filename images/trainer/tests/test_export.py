@@ -72,3 +72,27 @@ def test_matching_accepts_small_differences_and_fails_on_real_ones():
     # A detection only ONNX finds is a problem too.
     problems, _, _ = match(torch_side[:2], [*onnx_side, det(1, [90, 10, 20, 40], 0.7)], 0.3, 1.0, 0.01)
     assert any(p.startswith("ONNX found 行人") for p in problems)
+
+
+def test_a_checkpoint_that_is_not_the_committed_one_is_refused_before_anything_is_written(tmp_path, capsys):
+    """Cluster export passes the manifest's SHA-256: a replaced file exits 2 and writes nothing."""
+    import hashlib
+
+    from yunshi_export import main
+
+    ckpt = tmp_path / "best.pth"
+    ckpt.write_bytes(b"not the committed bytes")
+    out = tmp_path / "out"
+    committed = hashlib.sha256(b"the committed bytes").hexdigest()
+    code = main(["--checkpoint", str(ckpt), "--sha256", committed, "--out-dir", str(out)])
+    assert code == 2
+    event = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert event["event"] == "bad-input"
+    assert committed in event["message"] and "submit the export again" in event["message"]
+    assert not out.exists()
+
+    # The committed bytes pass the check and reach the checkpoint loader (which refuses them).
+    ckpt.write_bytes(b"the committed bytes")
+    assert main(["--checkpoint", str(ckpt), "--sha256", committed, "--out-dir", str(out)]) == 2
+    event = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "not a PyTorch checkpoint" in event["message"]
