@@ -267,7 +267,7 @@ export function nodeRequirements(exp: Experiment): INodeSelectorRequirement[] {
   return reqs;
 }
 
-function containerSecurityContext(): NonNullable<IContainer["securityContext"]> {
+export function containerSecurityContext(): NonNullable<IContainer["securityContext"]> {
   return {
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
@@ -287,7 +287,7 @@ function nodeRankEnv(name: string): IEnvVar {
   };
 }
 
-function agentEnv(platform: PlatformContext): IEnvVar[] {
+export function agentEnv(platform: PlatformContext): IEnvVar[] {
   const env: IEnvVar[] = [{ name: "AWS_REGION", value: platform.region }];
   if (platform.s3Endpoint !== undefined) {
     env.push({ name: "AWS_ENDPOINT_URL_S3", value: platform.s3Endpoint });

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { parseBestMetric, parseKeep } from "./checkpoint-names.ts";
 import { InputError } from "./errors.ts";
 import { runFetch } from "./fetch.ts";
+import { checkReadableDir, runPush } from "./push.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { LogFn } from "./progress.ts";
 import { runRestore } from "./restore.ts";
@@ -202,6 +203,31 @@ export function buildProgram(ctx: CliContext): Command {
     const store = storeFor(ctx, location, f, transfer);
     const r = await runFetch({ store, location, dest, transfer, log: ctx.log });
     ctx.out(JSON.stringify({ command: "fetch", ok: true, ...r }));
+  });
+
+  common(
+    program
+      .command("push")
+      .description("upload the files of a directory under a prefix (e.g. a verified export)")
+      .requiredOption("--dir <dir>", "local directory whose regular files to upload")
+      .option(
+        "--verified <file>",
+        'upload nothing unless this file in --dir says "verified": true (uploaded last)',
+      ),
+  ).action(async (f: CommonFlags & { dir: string; verified?: string }) => {
+    const loc = parseS3Uri(f.uri);
+    const transfer = transferFrom(f);
+    const dir = await checkReadableDir("--dir", f.dir);
+    const store = storeFor(ctx, loc, f, transfer);
+    const r = await runPush({
+      store,
+      prefix: prefixOf(loc),
+      dir,
+      verdict: f.verified,
+      transfer,
+      log: ctx.log,
+    });
+    ctx.out(JSON.stringify({ command: "push", ok: true, ...r }));
   });
 
   return program;
