@@ -15,10 +15,9 @@ import { ExitCode } from "../io.ts";
 import { openExperimentStore, type StoreFlags } from "./experiment-store.ts";
 import { fetchCheckpoint } from "./fetch-checkpoint.ts";
 import { badInputOf, runTrainerScript, trainerPython, type ScriptEvent } from "./trainer-python.ts";
+import { EXPORT_FORMATS, exportsKey } from "./export-formats.ts";
 
-export const EXPORT_FORMATS = ["onnx"] as const;
-/** Where exports go, relative to the experiment's prefix. */
-export const exportsKey = (format: string): string => `exports/${format}/`;
+export { EXPORT_FORMATS, exportsKey };
 
 export interface ExportOptions {
   readonly experiment: string;

@@ -30,3 +30,17 @@ export const NODES: GpuNode[] = [
 
 /** The team's guaranteed quota: one spot GPU (so a second one-GPU run queues) and 16 on-demand. */
 export const TEAM = { name: NS, spotGpus: 1, onDemandGpus: 16, weight: 1 };
+
+/**
+ * A node of the platform's CPU pool (infra/platform-objects/karpenter-objects.ts, spot and
+ * on-demand by default): no GPU, no GPU taint. Kept apart from NODES so that the GPU tests'
+ * cluster is unchanged; a test that runs CPU-only pods (the export Job) adds it.
+ */
+export const CPU_NODE = {
+  name: "cpu-spot-m7i-0",
+  capacityType: "spot",
+  instanceType: "m7i.2xlarge",
+  cpu: 8,
+  memoryGiB: 32,
+  pool: "cpu",
+} as const;
