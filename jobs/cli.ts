@@ -2,4 +2,7 @@
 import { processIo } from "./io.ts";
 import { run } from "./program.ts";
 
-process.exitCode = await run(process.argv.slice(2), processIo);
+// No top-level await: the bundle is CommonJS (scripts/build-cli.js says why), which has none.
+void run(process.argv.slice(2), processIo).then((code) => {
+  process.exitCode = code;
+});

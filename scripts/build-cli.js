@@ -1,88 +1,55 @@
 // @ts-check
 /**
- * Builds the yunshi CLI into dist/cli/ with esbuild: jobs/cli.ts as one ES module, code-split
- * so that what a command imports inside its action with `await import()` (the cluster
- * client, the S3 SDK, the local runner) becomes a separate chunk, loaded only by that
- * command. No TypeScript is transpiled when the CLI starts (issue 15).
+ * Builds the yunshi CLI into dist/cli/ with esbuild: jobs/cli.ts and everything it imports,
+ * our code and the small packages in BUNDLED_PACKAGES, as one CommonJS file
+ * `cli-<content hash>.cjs`. No TypeScript is transpiled when the CLI starts (issue 15).
  *
  *   node scripts/build-cli.js            clean build (npm run build; `prepare` on npm ci)
  *   node scripts/build-cli.js --if-stale build only when a source changed
  *   node scripts/build-cli.js --check    exit 1 when dist/cli is missing or stale
  *
- * Plain JavaScript on purpose: bin/yunshi.js imports cliBuildStatus() from here on every
+ * Why one CommonJS file (measured with `npm run bench:cli`, README "Speed"):
+ * - Node's ES module loader costs per module (resolve, link, evaluate): the code-split ES
+ *   build loaded about 20 chunks for `validate`; one file loads none through it.
+ * - bin/run-bundle.cjs compiles the file with a V8 code cache taken after a run, so the
+ *   functions a command ran are not parsed or compiled again; ES modules cannot be given one.
+ * What a command imports inside its action with `await import()` stays lazy: esbuild wraps
+ * such modules in an initializer that runs on the first import, and packages that are not
+ * bundled (the cluster client, the S3 SDK) are require()d only there.
+ *
+ * Plain JavaScript on purpose: bin/yunshi.js runs scripts/cli-build-status.cjs on every
  * start, and Node 20 cannot run TypeScript without a transpiler, which is the cost we remove.
  *
- * Freshness: build-info.json records the size, mtime and sha256 of every source file that
- * went into the bundle (our files, this script, the package.json of each bundled package).
- * bin/yunshi.js checks them on every start (like git's index: a file whose size and mtime
- * match is not read; one whose mtime moved is hashed) and rebuilds when one changed, so an
- * edit is never ignored.
  * Incremental builds write every file through a temporary name and rename, and never
- * delete: chunk names carry a content hash, so a CLI already running keeps finding its
- * chunks while another process rebuilds.
+ * delete: the bundle's name carries its content hash, so a CLI already running keeps its
+ * file while another process rebuilds, and a code cache is never used for other bytes.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import buildStatus from "./cli-build-status.cjs";
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-/**
- * Every output file (entry and chunks) sits directly in here, two levels below the
- * repository root like jobs/<area>/*.ts: modules that find the repository from
- * import.meta.url (jobs/local/run-local.ts: new URL("../../", import.meta.url)) keep working.
- */
-export const CLI_DIST_DIR = join(REPO_ROOT, "dist", "cli");
+export const { REPO_ROOT, CLI_DIST_DIR, cliBuildStatus } = buildStatus;
+const { BUILD_INFO, sha256Of } = buildStatus;
 const ENTRY = "jobs/cli.ts";
-const BUILD_INFO = "build-info.json";
 
 /**
  * Packages bundled into the CLI: small, pure JavaScript, and needed by the commands that
- * must answer at once (validate, render, config, --help). Every other package stays an
- * import of node_modules, resolved only when a command's action imports it.
+ * must answer at once (validate, render, config, --help). Every other package stays a
+ * require() of node_modules, run only when a command's action imports it.
  */
 export const BUNDLED_PACKAGES = ["commander", "zod", "yaml", "fastest-levenshtein"];
 
-/** @param {string} file */
-function sha256Of(file) {
-  return createHash("sha256").update(readFileSync(file)).digest("hex");
-}
-
 /**
- * @typedef {{ sha256: string, size: number, mtimeMs: number }} InputStamp
  * @param {string} path
- * @returns {InputStamp}
+ * @returns {import("./cli-build-status.cjs").InputStamp}
  */
 function stampOf(path) {
   const st = statSync(path);
   return { sha256: sha256Of(path), size: st.size, mtimeMs: st.mtimeMs };
-}
-
-/**
- * Whether dist/cli matches the sources. Cheap enough for every start: one stat per source,
- * and a hash only for a file whose size or mtime moved.
- * @param {string} [outDir]
- * @returns {{ fresh: true } | { fresh: false, reason: string }}
- */
-export function cliBuildStatus(outDir = CLI_DIST_DIR) {
-  /** @type {{ inputs: Record<string, InputStamp> }} */
-  let info;
-  try {
-    info = JSON.parse(readFileSync(join(outDir, BUILD_INFO), "utf8"));
-  } catch {
-    return { fresh: false, reason: `${relative(REPO_ROOT, outDir)} is not built` };
-  }
-  for (const [file, stamp] of Object.entries(info.inputs)) {
-    const path = join(REPO_ROOT, file);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (st === undefined) return { fresh: false, reason: `${file} was removed since the build` };
-    if (st.size === stamp.size && st.mtimeMs === stamp.mtimeMs) continue;
-    if (st.size !== stamp.size || sha256Of(path) !== stamp.sha256)
-      return { fresh: false, reason: `${file} changed since the build` };
-  }
-  return { fresh: true };
 }
 
 /** @param {string} path @param {string | Uint8Array} contents */
@@ -94,12 +61,35 @@ function writeAtomically(path, contents) {
 }
 
 /**
+ * The bundle with every character above U+007F written as a \u escape. V8 keeps an ASCII
+ * source as one byte per character and bin/run-bundle.js reads it as latin1 without
+ * decoding; one non-ASCII character (a comment or a regular expression that esbuild's
+ * charset option leaves alone) made the whole 1 MB source UTF-16 and its read 5-20 ms.
+ * Outside comments (minified away), non-ASCII can only be in string, template and regular
+ * expression literals and identifiers, where \uXXXX means the same character (an astral one
+ * becomes its surrogate pair, which these read as the same code point).
+ * @param {string} text
+ */
+function asciiOnly(text) {
+  // Every UTF-16 code unit above ASCII, so an astral character's surrogates one by one.
+  const nonAscii = /[\u0080-\uffff]/g;
+  const escaped = text.replace(
+    nonAscii,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  if (/[\u0080-\uffff]/.test(escaped))
+    throw new Error("the CLI bundle is not ASCII after escaping");
+  return escaped;
+}
+
+/**
  * Bundle jobs/cli.ts into outDir. `clean` removes outDir first (a full build); without it,
- * files are added and replaced atomically, never removed.
- * @param {{ outDir?: string, clean?: boolean }} [options]
+ * files are added and replaced atomically, never removed. `entry` (a path from the
+ * repository root) bundles another entry the same way; tests use it.
+ * @param {{ outDir?: string, clean?: boolean, entry?: string }} [options]
  * @returns {Promise<import("esbuild").Metafile>}
  */
-export async function buildCli({ outDir = CLI_DIST_DIR, clean = true } = {}) {
+export async function buildCli({ outDir = CLI_DIST_DIR, clean = true, entry = ENTRY } = {}) {
   // A devDependency: loaded only when building, never on a plain start.
   const { build } = await import("esbuild");
   /** @type {import("esbuild").Plugin} */
@@ -117,7 +107,7 @@ export async function buildCli({ outDir = CLI_DIST_DIR, clean = true } = {}) {
   };
   // Stamps of exactly the bytes bundled: stat before read, so a file edited during the
   // build is seen as changed by the next check, never as fresh.
-  /** @type {Record<string, InputStamp>} */
+  /** @type {Record<string, import("./cli-build-status.cjs").InputStamp>} */
   const inputs = {};
   /** @type {import("esbuild").Plugin} */
   const stampSources = {
@@ -135,37 +125,57 @@ export async function buildCli({ outDir = CLI_DIST_DIR, clean = true } = {}) {
   };
   const result = await build({
     absWorkingDir: REPO_ROOT,
-    entryPoints: { cli: ENTRY },
+    entryPoints: { cli: entry },
     outdir: outDir,
-    entryNames: "[name]",
-    // No subfolder for chunks: see CLI_DIST_DIR.
-    chunkNames: "[name]-[hash]",
+    // The content hash in the name: see the header.
+    entryNames: "[name]-[hash]",
+    outExtension: { ".js": ".cjs" },
     bundle: true,
-    splitting: true,
-    format: "esm",
+    format: "cjs",
     platform: "node",
     target: "node20",
-    // Bundled CommonJS (commander) calls require() for Node builtins; ES modules have none.
+    // CommonJS has no import.meta. Every module of the bundle sits in this one file, so its
+    // URL is what each module's import.meta.url was in the code-split build: all of them
+    // lived in dist/cli/ too. import.meta.resolve (jobs/local/run-local.ts: "tsx") resolves
+    // from the same place with require.resolve; test/cli-startup.test.ts checks both.
+    define: {
+      "import.meta.url": "__yunshiImportMetaUrl",
+      "import.meta.resolve": "__yunshiImportMetaResolve",
+    },
     banner: {
-      js: 'import { createRequire as __yunshiCreateRequire } from "node:module"; const require = __yunshiCreateRequire(import.meta.url);',
+      js: [
+        '"use strict";',
+        'const __yunshiImportMetaUrl = require("node:url").pathToFileURL(__filename).href;',
+        'const __yunshiImportMetaResolve = (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href;',
+      ].join("\n"),
     },
     plugins: [externalUnlessBundled, stampSources],
+    // Every start reads and hashes the whole file: no comments or indentation (half the
+    // bytes). Names are kept, so a --debug stack trace still names our functions.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    charset: "ascii",
     metafile: true,
     write: false,
     sourcemap: false,
     legalComments: "none",
     logLevel: "warning",
   });
+  const bundle = result.outputFiles.find((f) => f.path.endsWith(".cjs"));
+  if (bundle === undefined || result.outputFiles.length !== 1)
+    throw new Error(`esbuild wrote ${result.outputFiles.length} files, expected one .cjs bundle`);
+  const code = asciiOnly(bundle.text);
   if (clean) rmSync(outDir, { recursive: true, force: true });
-  // Chunks first, the entry after them, build-info last: a reader that sees a new
-  // build-info.json finds everything it names.
-  const entry = join(outDir, "cli.js");
-  const isEntry = (/** @type {{ path: string }} */ f) => Number(f.path === entry);
-  const files = [...result.outputFiles].sort((a, b) => isEntry(a) - isEntry(b));
-  for (const f of files) writeAtomically(f.path, f.contents);
+  // The bundle first, build-info last: a reader that sees a new build-info.json finds the
+  // bundle it names.
+  writeAtomically(bundle.path, code);
 
   const ownInputs = Object.keys(result.metafile.inputs).filter((p) => !p.includes("node_modules/"));
-  for (const p of [...ownInputs, relative(REPO_ROOT, fileURLToPath(import.meta.url))])
+  const buildScripts = [
+    fileURLToPath(import.meta.url),
+    join(REPO_ROOT, "scripts", "cli-build-status.cjs"),
+  ];
+  for (const p of [...ownInputs, ...buildScripts.map((f) => relative(REPO_ROOT, f))])
     inputs[p] ??= stampOf(join(REPO_ROOT, p));
   for (const pkg of BUNDLED_PACKAGES) {
     const manifest = join("node_modules", pkg, "package.json");
@@ -173,7 +183,7 @@ export async function buildCli({ outDir = CLI_DIST_DIR, clean = true } = {}) {
   }
   writeAtomically(
     join(outDir, BUILD_INFO),
-    JSON.stringify({ entry: ENTRY, inputs }, null, 2) + "\n",
+    JSON.stringify({ entry, bundle: basename(bundle.path), inputs }, null, 2) + "\n",
   );
   writeAtomically(join(outDir, "meta.json"), JSON.stringify(result.metafile));
   return result.metafile;

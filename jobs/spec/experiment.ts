@@ -8,7 +8,9 @@
  * Cross-field rules live in `experimentRules` below, so they run after the shape is valid.
  */
 import { closest, distance } from "fastest-levenshtein";
-import { z } from "zod";
+// A namespace import, not `{ z }`: the CLI bundle then keeps only the parts of zod it uses
+// (scripts/build-cli.js; `{ z }` kept all 40 locales, half of the bundle).
+import * as z from "zod";
 import { httpsUrlProblem } from "./https-url.ts";
 import { parseS3Uri } from "./s3-uri.ts";
 import { Limits } from "./limits.ts";
