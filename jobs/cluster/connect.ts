@@ -30,7 +30,7 @@ export function connect(flags: ClusterFlags, specNamespace?: string): Connection
   if (flags.namespace !== undefined)
     return { client, namespace: flags.namespace, namespaceSource: "from --namespace" };
   if (specNamespace !== undefined)
-    return { client, namespace: specNamespace, namespaceSource: "from the spec's namespace:" };
+    return { client, namespace: specNamespace, namespaceSource: "from the spec" };
   if (fromContext !== undefined)
     return {
       client,

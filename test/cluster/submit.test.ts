@@ -219,7 +219,7 @@ describe("submit: cluster errors become actionable messages (exit 1)", () => {
     c.fake.remove("v1", "ConfigMap", NS, "yunshi-platform");
     const r = await cli("submit", writeSpec(c.dir));
     expect(r.code).toBe(1);
-    expect(r.err).toContain("namespace vision (from the spec's namespace:)\n");
+    expect(r.err).toContain("namespace vision (from the spec)\n");
     expect(r.err).toContain(
       "namespace vision is not a team namespace: there is no ConfigMap yunshi-platform",
     );
