@@ -10,6 +10,7 @@
  * cohort may lend is admitted too, and gets a note: other teams can reclaim that quota.
  */
 import { gpuMemoryRequirement, GPU_MODELS } from "./render/gpu-memory.ts";
+import type { PodRequests } from "./pod-requests.ts";
 import type { Experiment } from "./spec/experiment.ts";
 import type { PlatformContext } from "./platform.ts";
 
@@ -34,6 +35,8 @@ type Capacity = "spot" | "on-demand";
 const gpuCount = (n: number, capacity: Capacity): string =>
   `${n} ${capacity} GPU${n === 1 ? "" : "s"}`;
 
+const round = (n: number): string => String(Math.round(n * 100) / 100);
+
 const count = (v: string | undefined): number | undefined =>
   v === undefined ? undefined : Number(v);
 
@@ -52,6 +55,8 @@ const hasLimits = (p: PlatformContext): boolean =>
     p.maxSpotGpus,
     p.maxOnDemandGpus,
     p.maxGpusPerNode,
+    p.maxCpuPerNode,
+    p.maxMemoryGiBPerNode,
     p.gpuInstanceFamilies,
     p.spotGpuQuota,
     p.onDemandGpuQuota,
@@ -68,9 +73,15 @@ function largestGpu(families: readonly string[]) {
 
 /**
  * Compare the spec's resources with the platform's limits. `source` says where the limits
- * came from (the ConfigMap, a --platform-file), for messages.
+ * came from (the ConfigMap, a --platform-file), for messages; `pod` is what one rendered pod
+ * requests (jobs/pod-requests.ts), compared with the largest node when given.
  */
-export function platformFit(e: Experiment, p: PlatformContext, source: string): PlatformFit {
+export function platformFit(
+  e: Experiment,
+  p: PlatformContext,
+  source: string,
+  pod?: PodRequests,
+): PlatformFit {
   if (!hasLimits(p))
     return {
       problems: [],
@@ -95,6 +106,23 @@ export function platformFit(e: Experiment, p: PlatformContext, source: string): 
         perNode === 0
           ? "this platform launches no GPU nodes; ask your platform engineer"
           : `use more, smaller nodes: resources.nodes: ${Math.ceil(gpus / perNode)} and resources.gpusPerNode: ${perNode} or fewer`,
+    });
+
+  const nodeCpu = count(p.maxCpuPerNode);
+  if (pod !== undefined && nodeCpu !== undefined && pod.cpu > nodeCpu)
+    problems.push({
+      field: "resources.cpuPerGpu",
+      value: `${r.cpuPerGpu ?? "the default"} per GPU × ${r.gpusPerNode} GPUs: a pod asks for ${round(pod.cpu)} vCPU with its sidecars`,
+      limit: `the largest instance the GPU NodePool launches has ${nodeCpu} vCPU (${source}: maxCpuPerNode ${nodeCpu})`,
+      fix: `lower resources.cpuPerGpu to at most ${Math.floor((nodeCpu * 0.9) / r.gpusPerNode)} (kubelet and DaemonSets keep about a tenth of a node)`,
+    });
+  const nodeMemory = count(p.maxMemoryGiBPerNode);
+  if (pod !== undefined && nodeMemory !== undefined && pod.memoryGiB > nodeMemory)
+    problems.push({
+      field: "resources.memoryPerGpuGiB",
+      value: `${r.memoryPerGpuGiB ?? "the default"} per GPU × ${r.gpusPerNode} GPUs: a pod asks for ${round(pod.memoryGiB)} GiB with its sidecars`,
+      limit: `the largest instance the GPU NodePool launches has ${nodeMemory} GiB (${source}: maxMemoryGiBPerNode ${nodeMemory})`,
+      fix: `lower resources.memoryPerGpuGiB to at most ${Math.floor((nodeMemory * 0.9) / r.gpusPerNode)} (kubelet and DaemonSets keep about a tenth of a node)`,
     });
 
   const mine = limitsFor(p, capacity);

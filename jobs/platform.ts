@@ -31,6 +31,8 @@ export const PlatformKeys = {
   maxSpotGpus: "maxSpotGpus",
   maxOnDemandGpus: "maxOnDemandGpus",
   maxGpusPerNode: "maxGpusPerNode",
+  maxCpuPerNode: "maxCpuPerNode",
+  maxMemoryGiBPerNode: "maxMemoryGiBPerNode",
   gpuInstanceFamilies: "gpuInstanceFamilies",
 } as const;
 
@@ -106,6 +108,10 @@ export const PlatformContextSchema = z
     maxOnDemandGpus: checked(countProblem).optional(),
     /** The most GPUs one node of the GPU NodePool's instance families has. */
     maxGpusPerNode: checked(countProblem).optional(),
+    /** vCPU and GiB of the largest instance of those families: more, and no node can hold
+     * the pod. */
+    maxCpuPerNode: checked(countProblem).optional(),
+    maxMemoryGiBPerNode: checked(countProblem).optional(),
     /** The instance families the GPU NodePool may launch, comma-separated (g5,g6,g6e). */
     gpuInstanceFamilies: checked(familiesProblem).optional(),
   })

@@ -18,6 +18,7 @@ import {
 } from "./platform.ts";
 import { checkPodSpec } from "../policies/job-rules.ts";
 import { fitMessage, platformFit, type PlatformFit } from "./platform-fit.ts";
+import { largestPodRequests } from "./pod-requests.ts";
 import {
   podTemplatesOf,
   renderKubernetesObjects,
@@ -55,6 +56,8 @@ const flagNames: Record<keyof PlatformContext, string> = {
   maxSpotGpus: "--platform-file data.maxSpotGpus",
   maxOnDemandGpus: "--platform-file data.maxOnDemandGpus",
   maxGpusPerNode: "--platform-file data.maxGpusPerNode",
+  maxCpuPerNode: "--platform-file data.maxCpuPerNode",
+  maxMemoryGiBPerNode: "--platform-file data.maxMemoryGiBPerNode",
   gpuInstanceFamilies: "--platform-file data.gpuInstanceFamilies",
 };
 
@@ -165,8 +168,9 @@ export function assertFitsPlatform(
   platform: PlatformContext,
   source: string,
   file: string,
+  objects: readonly KubeObject[],
 ): PlatformFit {
-  const fit = platformFit(loaded.experiment, platform, source);
+  const fit = platformFit(loaded.experiment, platform, source, largestPodRequests(objects));
   if (fit.problems.length > 0)
     throw new UsageError(fitMessage(file, platform.namespace, fit.problems));
   return fit;
@@ -226,8 +230,9 @@ export async function renderFiles(
     loaded.warnings.forEach((w) => onWarning(file, w));
     assertClusterReady(loaded, file);
     const platform = platformFromFlags(flags, loaded.experiment);
-    const fit = assertFitsPlatform(loaded, platform, limitsSource(flags), file);
-    out.push({ file, loaded, platform, objects: renderChecked(loaded, platform, options), fit });
+    const objects = renderChecked(loaded, platform, options);
+    const fit = assertFitsPlatform(loaded, platform, limitsSource(flags), file, objects);
+    out.push({ file, loaded, platform, objects, fit });
   }
   const names = out.map((r) => `${r.platform.namespace}/${r.loaded.experiment.name}`);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

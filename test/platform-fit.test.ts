@@ -147,6 +147,23 @@ describe("platformFit", () => {
     );
   });
 
+  it("refuses a pod no node of the allowed families can hold (vCPU or memory of the largest instance)", () => {
+    const withNodes = {
+      ...limited,
+      maxGpusPerNode: "8",
+      maxCpuPerNode: "192",
+      maxMemoryGiBPerNode: "768",
+    };
+    const e = experiment({ nodes: 1, gpusPerNode: 8, cpuPerGpu: 30, memoryPerGpuGiB: 100 });
+    const fit = platformFit(e, withNodes, "x", { cpu: 240.5, memoryGiB: 800.5 });
+    expect(fit.problems.map((p) => `${p.field}: ${p.value}, but ${p.limit}; ${p.fix}`)).toEqual([
+      "resources.cpuPerGpu: 30 per GPU × 8 GPUs: a pod asks for 240.5 vCPU with its sidecars, but the largest instance the GPU NodePool launches has 192 vCPU (x: maxCpuPerNode 192); lower resources.cpuPerGpu to at most 21 (kubelet and DaemonSets keep about a tenth of a node)",
+      "resources.memoryPerGpuGiB: 100 per GPU × 8 GPUs: a pod asks for 800.5 GiB with its sidecars, but the largest instance the GPU NodePool launches has 768 GiB (x: maxMemoryGiBPerNode 768); lower resources.memoryPerGpuGiB to at most 86 (kubelet and DaemonSets keep about a tenth of a node)",
+    ]);
+    // Up to the instance's size is not refused here: whether it fits allocatable is Karpenter's call.
+    expect(platformFit(e, withNodes, "x", { cpu: 192, memoryGiB: 768 }).problems).toEqual([]);
+  });
+
   it("checks nothing for CPU-only runs, and says it skipped a platform without limits", () => {
     expect(platformFit(experiment({ gpusPerNode: 0 }), limited, "x")).toEqual({
       problems: [],
@@ -186,6 +203,8 @@ describe("submit --dry-run / validate --platform-file with the ConfigMap infra w
       maxSpotGpus: "8",
       maxOnDemandGpus: "16",
       maxGpusPerNode: "8",
+      maxCpuPerNode: "192",
+      maxMemoryGiBPerNode: "1536",
       gpuInstanceFamilies: "g5,g6,g6e",
     });
     const file = await write("multinode.yaml", cm);
@@ -213,6 +232,22 @@ describe("submit --dry-run / validate --platform-file with the ConfigMap infra w
       );
       expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
     }
+  });
+
+  it("a pod larger than the largest instance is refused, counted from the rendered pod with its sidecars", async () => {
+    const file = await write(
+      "multinode-cpu.yaml",
+      configMapOfStack("Pulumi.multinode.yaml", "vision"),
+    );
+    const doc = parse(readFileSync(MULTINODE, "utf8")) as { resources: { cpuPerGpu: number } };
+    doc.resources.cpuPerGpu = 24; // 8 × 24 = 192 vCPU, plus the sidecars: more than 192
+    const spec = await write("multinode-24cpu.yaml", doc);
+    const r = await cli("submit", spec, "--dry-run", "--platform-file", file);
+    expect(r.code, r.all).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(
+      /resources\.cpuPerGpu: 24 per GPU × 8 GPUs: a pod asks for 19[2-9](\.\d+)? vCPU with its sidecars, but the largest instance the GPU NodePool launches has 192 vCPU .*maxCpuPerNode 192\)\n {4}fix: lower resources\.cpuPerGpu to at most 21 /,
+    );
   });
 
   it("an old ConfigMap without the limit keys still works, and the dry run says the check was skipped", async () => {

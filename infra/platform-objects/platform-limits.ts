@@ -5,7 +5,8 @@
  * - the most GPUs one run can be admitted with: Kueue lends idle quota within the cohort (no
  *   borrowing limit is set), so the cohort's quota for the flavor, capped by the GPU NodePool's
  *   limit, which is also the namespace's ResourceQuota;
- * - the most GPUs on one node, from the largest instance of the NodePool's families;
+ * - the most GPUs, vCPU and memory on one node, from the largest instance of the NodePool's
+ *   families;
  * - the families themselves (Karpenter launches nothing else).
  * Pure functions of resolved values, shared by infra/team.ts and the test control plane.
  */
@@ -13,20 +14,25 @@ import type { PlatformContext } from "../../jobs/platform.ts";
 import { clusterQueue, orderedFlavors } from "./kueue-objects.ts";
 import type { CapacityType, TeamQuota } from "./kueue-objects.ts";
 
-/**
- * GPUs of the largest instance of each GPU family (EC2 instance types: g4dn.metal,
- * g5/g6/g6e/p5/p5e/p5en.48xlarge, p4d/p4de.24xlarge all have 8).
- */
-export const GPUS_PER_LARGEST_INSTANCE: Readonly<Record<string, number>> = {
-  g4dn: 8,
-  g5: 8,
-  g6: 8,
-  g6e: 8,
-  p4d: 8,
-  p4de: 8,
-  p5: 8,
-  p5e: 8,
-  p5en: 8,
+/** The largest instance of a GPU family: what one node of it can hold at most. */
+export interface LargestInstance {
+  readonly type: string;
+  readonly gpus: number;
+  readonly vcpu: number;
+  readonly memoryGiB: number;
+}
+
+/** The largest instance of each GPU family the stack accepts (EC2 instance-type data). */
+export const LARGEST_GPU_INSTANCE: Readonly<Record<string, LargestInstance>> = {
+  g4dn: { type: "g4dn.metal", gpus: 8, vcpu: 96, memoryGiB: 384 },
+  g5: { type: "g5.48xlarge", gpus: 8, vcpu: 192, memoryGiB: 768 },
+  g6: { type: "g6.48xlarge", gpus: 8, vcpu: 192, memoryGiB: 768 },
+  g6e: { type: "g6e.48xlarge", gpus: 8, vcpu: 192, memoryGiB: 1536 },
+  p4d: { type: "p4d.24xlarge", gpus: 8, vcpu: 96, memoryGiB: 1152 },
+  p4de: { type: "p4de.24xlarge", gpus: 8, vcpu: 96, memoryGiB: 1152 },
+  p5: { type: "p5.48xlarge", gpus: 8, vcpu: 192, memoryGiB: 2048 },
+  p5e: { type: "p5e.48xlarge", gpus: 8, vcpu: 192, memoryGiB: 2048 },
+  p5en: { type: "p5en.48xlarge", gpus: 8, vcpu: 192, memoryGiB: 2048 },
 };
 
 export interface PlatformLimitsArgs {
@@ -47,6 +53,10 @@ export interface PlatformLimits {
   readonly maxSpotGpus: number;
   readonly maxOnDemandGpus: number;
   readonly maxGpusPerNode: number;
+  /** vCPU and memory of the largest such instance: an upper bound of what one pod can get
+   * (allocatable is less: kubelet reservations and DaemonSets). */
+  readonly maxCpuPerNode: number;
+  readonly maxMemoryGiBPerNode: number;
   readonly gpuInstanceFamilies: readonly string[];
 }
 
@@ -69,11 +79,14 @@ function nominalGpus(team: TeamQuota, flavors: readonly CapacityType[], c: Capac
 export function platformLimits(args: PlatformLimitsArgs): PlatformLimits {
   const me = args.teams.find((t) => t.name === args.team);
   if (me === undefined) throw new Error(`platformLimits: no team ${args.team} among the teams`);
-  const unknown = args.instanceFamilies.filter((f) => GPUS_PER_LARGEST_INSTANCE[f] === undefined);
+  const largest = args.instanceFamilies.map((f) => LARGEST_GPU_INSTANCE[f]);
+  const unknown = args.instanceFamilies.filter((_, i) => largest[i] === undefined);
   if (unknown.length > 0)
     throw new Error(
-      `platformLimits: no GPU count known for instance famil${unknown.length === 1 ? "y" : "ies"} ${unknown.join(", ")}; add it to GPUS_PER_LARGEST_INSTANCE`,
+      `platformLimits: no instance size known for GPU famil${unknown.length === 1 ? "y" : "ies"} ${unknown.join(", ")}; add it to LARGEST_GPU_INSTANCE`,
     );
+  const most = (f: (i: LargestInstance) => number) =>
+    Math.max(0, ...largest.map((i) => (i === undefined ? 0 : f(i))));
   const flavors = orderedFlavors(args.capacityTypes);
   const cohort = (c: CapacityType) =>
     Math.min(
@@ -85,10 +98,9 @@ export function platformLimits(args: PlatformLimitsArgs): PlatformLimits {
     onDemandGpuQuota: nominalGpus(me, flavors, "on-demand"),
     maxSpotGpus: cohort("spot"),
     maxOnDemandGpus: cohort("on-demand"),
-    maxGpusPerNode: Math.max(
-      0,
-      ...args.instanceFamilies.map((f) => GPUS_PER_LARGEST_INSTANCE[f] ?? 0),
-    ),
+    maxGpusPerNode: most((i) => i.gpus),
+    maxCpuPerNode: most((i) => i.vcpu),
+    maxMemoryGiBPerNode: most((i) => i.memoryGiB),
     gpuInstanceFamilies: [...args.instanceFamilies],
   };
 }
@@ -103,6 +115,8 @@ export function platformLimitsFields(
   | "maxSpotGpus"
   | "maxOnDemandGpus"
   | "maxGpusPerNode"
+  | "maxCpuPerNode"
+  | "maxMemoryGiBPerNode"
   | "gpuInstanceFamilies"
 > {
   return {
@@ -111,6 +125,8 @@ export function platformLimitsFields(
     maxSpotGpus: String(l.maxSpotGpus),
     maxOnDemandGpus: String(l.maxOnDemandGpus),
     maxGpusPerNode: String(l.maxGpusPerNode),
+    maxCpuPerNode: String(l.maxCpuPerNode),
+    maxMemoryGiBPerNode: String(l.maxMemoryGiBPerNode),
     gpuInstanceFamilies: l.gpuInstanceFamilies.join(","),
   };
 }

@@ -18,6 +18,7 @@ import type { LoadedExperiment } from "../spec/load-experiment.ts";
 import { isFinished } from "./phase.ts";
 import type { PhaseResult } from "./phase.ts";
 import { fitMessage, platformFit, type PlatformFit } from "../platform-fit.ts";
+import { largestPodRequests } from "../pod-requests.ts";
 import { PLATFORM_CONFIGMAP_NAME, platformFromConfigMapData } from "../platform.ts";
 import type { PlatformContext } from "../platform.ts";
 import { podTemplatesOf, renderKubernetesObjects } from "../render/kubernetes.ts";
@@ -127,18 +128,6 @@ export async function submitExperiment(
 ): Promise<Submission> {
   const { experiment } = req.loaded;
   const platform = await readPlatform(client, req.namespace);
-  // A run the platform can never admit would sit Queued forever: refuse it (exit 2) first.
-  const configMap = `ConfigMap ${req.namespace}/${PLATFORM_CONFIGMAP_NAME}`;
-  const fit = platformFit(experiment, platform, configMap);
-  if (fit.problems.length > 0)
-    throw new UsageError(fitMessage(req.file ?? experiment.name, req.namespace, fit.problems));
-  const skipped =
-    fit.skipped === undefined
-      ? {}
-      : {
-          skipped: `${fit.skipped} (it predates them: \`pulumi up\` for the platform stack adds them)`,
-        };
-  const checkedFit: PlatformFit = { ...fit, ...skipped };
   const objects = renderKubernetesObjects({
     experiment,
     platform,
@@ -154,6 +143,20 @@ export async function submitExperiment(
     throw new Error(
       `rendered objects break the job rules (a bug in yunshi): ${violations.map((v) => v.message).join("; ")}`,
     );
+  // A run the platform can never admit would sit Queued forever: refuse it (exit 2) before
+  // anything is sent.
+  const configMap = `ConfigMap ${req.namespace}/${PLATFORM_CONFIGMAP_NAME}`;
+  const fit = platformFit(experiment, platform, configMap, largestPodRequests(objects));
+  if (fit.problems.length > 0)
+    throw new UsageError(fitMessage(req.file ?? experiment.name, req.namespace, fit.problems));
+  const skipped =
+    fit.skipped === undefined
+      ? {}
+      : {
+          skipped: `${fit.skipped} (it predates them: \`pulumi up\` for the platform stack adds them)`,
+        };
+  const checkedFit: PlatformFit = { ...fit, ...skipped };
+
   await assertQueueExists(client, req.namespace, experiment.queue ?? platform.queue);
   const name = experiment.name;
   const checkpointUri = `s3://${platform.bucket}/${req.namespace}/${name}/`;

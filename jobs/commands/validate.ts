@@ -30,8 +30,8 @@ export function registerValidate(program: Command, io: Io, setExit: (code: numbe
         // (a local dataset path is fine here: it is what submit --local reads).
         const platform = platformFromFlags(flags, e);
         // With --platform-file: a run that platform can never admit is invalid here too.
-        assertFitsPlatform(loaded, platform, limitsSource(flags), file);
-        renderChecked(loaded, platform);
+        const objects = renderChecked(loaded, platform);
+        assertFitsPlatform(loaded, platform, limitsSource(flags), file, objects);
         // A local dataset folder gets `yunshi dataset check` too (docs/datasets.md), but
         // only inside the spec's own folder: validate runs on strangers' specs in CI, and a
         // spec must not make it read (and quote) files elsewhere on the runner.

@@ -141,6 +141,8 @@ describeOnControlPlane(
         onDemandGpuQuota: "16",
         maxOnDemandGpus: "16",
         maxGpusPerNode: "8",
+        maxCpuPerNode: "192", // g5.48xlarge
+        maxMemoryGiBPerNode: "1152", // p4d.24xlarge
         gpuInstanceFamilies: "g5,p4d",
       });
       const before = aliceWrites(s).length;

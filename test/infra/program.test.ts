@@ -348,6 +348,8 @@ describe("platform ConfigMap", () => {
         maxSpotGpus: "12",
         maxOnDemandGpus: "2",
         maxGpusPerNode: "8",
+        maxCpuPerNode: "192",
+        maxMemoryGiBPerNode: "1536",
         gpuInstanceFamilies: "g5,g6,g6e",
       });
     }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { GPU_FAMILIES } from "../../../infra/config.ts";
 import {
-  GPUS_PER_LARGEST_INSTANCE,
+  LARGEST_GPU_INSTANCE,
   platformLimits,
 } from "../../../infra/platform-objects/platform-limits.ts";
 import { teamObjects } from "../../../infra/platform-objects/team-objects.ts";
@@ -33,6 +33,9 @@ describe("platformLimits", () => {
       maxSpotGpus: 12,
       maxOnDemandGpus: 8,
       maxGpusPerNode: 8,
+      // g6e.48xlarge: 192 vCPU and 1536 GiB (g5.48xlarge has 768 GiB).
+      maxCpuPerNode: 192,
+      maxMemoryGiBPerNode: 1536,
       gpuInstanceFamilies: ["g5", "g6e"],
     });
     // The NodePool's limit (also the namespace's ResourceQuota) caps what the cohort could lend.
@@ -57,8 +60,10 @@ describe("platformLimits", () => {
     expect([l.onDemandGpuQuota, l.maxOnDemandGpus]).toEqual([0, 0]);
   });
 
-  it("knows the GPUs per node of every family the stack accepts, and refuses one it does not know", () => {
-    expect(Object.keys(GPUS_PER_LARGEST_INSTANCE).sort()).toEqual([...GPU_FAMILIES].sort());
+  it("knows the largest instance of every family the stack accepts, and refuses one it does not know", () => {
+    expect(Object.keys(LARGEST_GPU_INSTANCE).sort()).toEqual([...GPU_FAMILIES].sort());
+    for (const [family, i] of Object.entries(LARGEST_GPU_INSTANCE))
+      expect(i.type.startsWith(`${family}.`), i.type).toBe(true);
     expect(() =>
       platformLimits({
         team: "vision",
@@ -67,7 +72,7 @@ describe("platformLimits", () => {
         instanceFamilies: ["g7x"],
         maxGpus: 16,
       }),
-    ).toThrow(/no GPU count known for instance family g7x/);
+    ).toThrow(/no instance size known for GPU family g7x/);
   });
 
   it("the ConfigMap carries them as strings and submit reads them back; one without them still parses", () => {
