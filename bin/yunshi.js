@@ -48,6 +48,28 @@ async function runStale(/** @type {string} */ reason) {
   await import("../jobs/cli.ts");
 }
 
+/**
+ * Runs a fresh build's bundle. A build in another process removes bundles it replaced
+ * (scripts/build-cli.js removeOldBundles): when ours went between reading build-info.json
+ * and reading the bundle, the next status names the new one.
+ */
+function runFresh(/** @type {string} */ bundle, retries = 1) {
+  try {
+    runBundle(bundle, argv, process.env);
+  } catch (err) {
+    const gone =
+      err instanceof Error &&
+      "code" in err &&
+      err.code === "ENOENT" &&
+      "path" in err &&
+      err.path === bundle;
+    if (!gone || retries === 0) throw err;
+    const again = cliBuildStatus();
+    if (again.fresh) runFresh(again.bundle, retries - 1);
+    else void runStale(again.reason);
+  }
+}
+
 const status = cliBuildStatus();
-if (status.fresh) runBundle(status.bundle, argv, process.env);
+if (status.fresh) runFresh(status.bundle);
 else void runStale(status.reason);

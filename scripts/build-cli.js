@@ -25,7 +25,15 @@
  * file while another process rebuilds, and a code cache is never used for other bytes.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import process from "node:process";
@@ -186,7 +194,28 @@ export async function buildCli({ outDir = CLI_DIST_DIR, clean = true, entry = EN
     JSON.stringify({ entry, bundle: basename(bundle.path), inputs }, null, 2) + "\n",
   );
   writeAtomically(join(outDir, "meta.json"), JSON.stringify(result.metafile));
+  removeOldBundles(outDir, basename(bundle.path));
   return result.metafile;
+}
+
+/** Other bundles written longer ago than this are removed by a build. */
+const OLD_BUNDLE_MS = 10 * 60 * 1000;
+
+/**
+ * Every edit makes a new bundle (0.7 MB) in a developer's dist/cli; older ones go. A CLI
+ * reads its bundle whole when it starts, so only one that read build-info.json in the
+ * same instant could still want a removed one, and bin/yunshi.js then looks again.
+ * @param {string} outDir
+ * @param {string} current
+ */
+function removeOldBundles(outDir, current) {
+  const now = Date.now();
+  for (const name of readdirSync(outDir)) {
+    if (name === current || !/^cli-[A-Z0-9]+\.cjs$/.test(name)) continue;
+    const st = statSync(join(outDir, name), { throwIfNoEntry: false });
+    if (st !== undefined && now - st.mtimeMs > OLD_BUNDLE_MS)
+      rmSync(join(outDir, name), { force: true });
+  }
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

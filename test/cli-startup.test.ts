@@ -139,6 +139,34 @@ describe("the light commands load no heavy module", () => {
   });
 });
 
+describe("validate compiles no code at run time", () => {
+  it("zod parses the spec without its eval fast path, which no code cache keeps", async () => {
+    // Records the stack of every `new Function(…)` (zod's JIT) in the CLI process, except
+    // zod's probe whether eval is allowed at all (`new Function("")`, nothing compiled).
+    const report = join(scratch, "new-function.json");
+    const preload = join(scratch, "record-new-function.cjs");
+    writeFileSync(
+      preload,
+      `const stacks = [];
+Error.stackTraceLimit = 50;
+globalThis.Function = new Proxy(Function, { construct(t, args) { if (args.join("") !== "") stacks.push(new Error().stack); return Reflect.construct(t, args); } });
+process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(report)}, JSON.stringify(stacks)));`,
+    );
+    const r = await runBuilt(["validate", SPEC], { preload });
+    expect(r.code).toBe(0);
+    const stacks = JSON.parse(readFileSync(report, "utf8")) as string[];
+    // The probe sees zod's JIT where it still runs (the platform's small schema in
+    // jobs/prepare.ts), so it is not blind…
+    expect(stacks.some((s) => s.includes("generateFastpass"))).toBe(true);
+    // …and none for the spec: neither the defaults parsed when the schema is built nor
+    // the spec itself.
+    const forTheSpec = stacks.filter(
+      (s) => s.includes("jobs/spec/experiment.ts") || s.includes("parseExperiment"),
+    );
+    expect(forTheSpec).toEqual([]);
+  });
+});
+
 describe("the bundle", () => {
   it("is one ASCII CommonJS file named by its content hash, without zod's locales", async () => {
     const files = readdirSync(outDir).filter((f) => f.endsWith(".cjs") || f.endsWith(".js"));
@@ -376,6 +404,37 @@ describe("the build knows when it is stale", () => {
       expect(cliBuildStatus(dir)).toEqual({ fresh: true, bundle: join(dir, basename(bundle)) });
     });
   });
+
+  it("stale when the bundle it names is missing", () => {
+    withCopy((dir) => {
+      rmSync(join(dir, basename(bundle)));
+      const status = cliBuildStatus(dir);
+      expect(status.fresh).toBe(false);
+      if (!status.fresh) expect(status.reason).toMatch(/cli-[A-Z0-9]+\.cjs is missing$/);
+    });
+  });
+
+  it("a build removes bundles written more than 10 minutes ago, and keeps recent ones", async () => {
+    const dir = copyOfBuild();
+    try {
+      const old = join(dir, "cli-OLDBUILD.cjs");
+      const recent = join(dir, "cli-RECENTBU.cjs");
+      writeFileSync(old, "");
+      writeFileSync(recent, "");
+      const elevenMinutesAgo = new Date(Date.now() - 11 * 60 * 1000);
+      utimesSync(old, elevenMinutesAgo, elevenMinutesAgo);
+      await buildCli({ outDir: dir, clean: false });
+      // The bundle this build wrote (another process may have edited a source meanwhile).
+      const info = JSON.parse(readFileSync(join(dir, "build-info.json"), "utf8")) as {
+        bundle: string;
+      };
+      const left = readdirSync(dir).filter((f) => f.endsWith(".cjs"));
+      expect(left).not.toContain("cli-OLDBUILD.cjs");
+      expect(left).toEqual(expect.arrayContaining([info.bundle, "cli-RECENTBU.cjs"]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("stale when a source was removed, and when nothing was built", () => {
     withCopy((dir) => {

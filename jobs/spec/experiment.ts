@@ -349,9 +349,10 @@ export const ExperimentSchema = z
     description: z.string().max(1000).optional(),
     model,
     dataset,
-    train: train.default(train.parse({})),
-    resources: resources.default(resources.parse({})),
-    checkpoint: checkpoint.default(checkpoint.parse({})),
+    // jitless: see parseExperiment (load-experiment.ts); these parses run on every start.
+    train: train.default(train.parse({}, { jitless: true })),
+    resources: resources.default(resources.parse({}, { jitless: true })),
+    checkpoint: checkpoint.default(checkpoint.parse({}, { jitless: true })),
     queue: dnsLabel(63).optional().describe("Kueue LocalQueue; defaults to the platform's"),
     maxRuntime: z
       .string()
