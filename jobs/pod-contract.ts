@@ -19,7 +19,29 @@ export const PodPaths = {
   pretrainedDir: "/yunshi/pretrained",
   /** Memory-backed, for dataloader worker shared memory. */
   shm: "/dev/shm",
+  /** Small emptyDir shared by the prepare sidecar (writes) and the trainer (reads). */
+  statusDir: "/yunshi/status",
+  /** The prepare sidecar's verdict (PrepareVerdict as JSON), written once, atomically. */
+  prepareVerdict: "/yunshi/status/prepared.json",
 } as const;
+
+/**
+ * What the prepare sidecar writes when fetch(es) and restore are over. The trainer starts
+ * beside it (Python imports and model build overlap the downloads, and the pod is Ready for
+ * Kueue's waitForPodsReady while data still arrives) and waits for this file right before
+ * training: `ok` → resume from `last_checkpoint` if restore wrote one; otherwise it exits
+ * with the code PrepareFailureExit gives the failed step.
+ */
+export type PrepareVerdict =
+  | { readonly ok: true; readonly seconds: number }
+  | {
+      readonly ok: false;
+      readonly step: PrepareStep;
+      /** The agent's own code for the failure (AgentExit). */
+      readonly exitCode: number;
+      readonly error: string;
+    };
+export type PrepareStep = "fetch-dataset" | "fetch-pretrained" | "restore";
 
 /** Environment variables the launcher reads (all set by the renderer). */
 export const LauncherEnv = {
@@ -34,6 +56,8 @@ export const LauncherEnv = {
   masterPort: "YUNSHI_MASTER_PORT",
   /** Seconds the launcher may spend saving a checkpoint after SIGTERM. */
   graceSeconds: "YUNSHI_GRACE_SECONDS",
+  /** Where the prepare sidecar's verdict appears; the train entry waits for it. */
+  prepareVerdict: "YUNSHI_PREPARE_VERDICT",
   /** Not set in pods: where the launcher and the agent write why they failed, in place of
    * the kubelet's /dev/termination-log (local runs and tests). */
   terminationLog: "YUNSHI_TERMINATION_LOG",
@@ -55,6 +79,16 @@ export const LauncherExit = {
    * is not UTF-8: restore guarantees a regular file inside, so something is broken. */
   checkpointError: 6,
 } as const;
+/**
+ * The trainer's exit code for a failed prepare step: input errors (agent exit 2: a bad
+ * dataset URI, a corrupt manifest) cannot be fixed by a retry, so they map to the
+ * do-not-retry codes of what is broken; anything else (network, S3) stays retryable.
+ */
+export const PrepareFailureExit: Readonly<Record<PrepareStep, number>> = {
+  "fetch-dataset": LauncherExit.datasetError,
+  "fetch-pretrained": LauncherExit.configError,
+  restore: LauncherExit.checkpointError,
+};
 export const doNotRetryExitCodes = [
   LauncherExit.configError,
   LauncherExit.datasetError,
@@ -91,6 +125,30 @@ export const AgentCommand = {
   ],
   /** Download every object under an S3 prefix (or one object) into a local directory. */
   fetch: (uri: string, dest: string): string[] => ["fetch", "--uri", uri, "--dest", dest],
+  /** The prepare sidecar: fetch the dataset (and pretrained weights) and restore, all at
+   * once, write the verdict, then idle until the pod stops (a native sidecar that exits is
+   * restarted). */
+  prepare: (p: {
+    dataset: { uri: string; dest: string };
+    pretrained?: { uri: string; dest: string };
+    restore: { uri: string; workDir: string };
+    verdict: string;
+  }): string[] => [
+    "prepare",
+    "--dataset-uri",
+    p.dataset.uri,
+    "--dataset-dir",
+    p.dataset.dest,
+    ...(p.pretrained === undefined
+      ? []
+      : ["--pretrained-uri", p.pretrained.uri, "--pretrained-dir", p.pretrained.dest]),
+    "--uri",
+    p.restore.uri,
+    "--work-dir",
+    p.restore.workDir,
+    "--verdict",
+    p.verdict,
+  ],
 } as const;
 
 /** The trainer image's entrypoint: reads everything from LauncherEnv. */
@@ -99,9 +157,8 @@ export const LauncherCommand = ["yunshi-launch"] as const;
 /** Container names; the podFailurePolicy refers to them. */
 export const ContainerNames = {
   trainer: "trainer",
-  fetch: "fetch-dataset",
-  fetchPretrained: "fetch-pretrained",
-  restore: "restore",
+  /** Fetches the dataset (and pretrained weights) and restores the checkpoint. */
+  prepare: "prepare",
   snapshot: "snapshot",
 } as const;
 

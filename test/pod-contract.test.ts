@@ -13,6 +13,7 @@ import {
   LauncherEnv,
   LauncherExit,
   PodPaths,
+  PrepareFailureExit,
   doNotRetryExitCodes,
   masterPort,
 } from "../jobs/pod-contract.ts";
@@ -27,6 +28,7 @@ interface PrintedContract {
   paths: Record<string, string>;
   masterPort: number;
   indexOverridesKey: string;
+  prepareFailureExit: Record<string, number>;
   command: string[];
 }
 
@@ -53,9 +55,15 @@ describe("trainer launcher ↔ jobs/pod-contract.ts", () => {
       configFile: PodPaths.configFile,
       dataDir: PodPaths.dataDir,
       pretrainedDir: PodPaths.pretrainedDir,
+      statusDir: PodPaths.statusDir,
+      prepareVerdict: PodPaths.prepareVerdict,
     });
     expect(printed.masterPort).toBe(masterPort);
     expect(printed.command).toEqual([...LauncherCommand]);
+  });
+
+  it("maps a failed prepare step to the same exit codes", () => {
+    expect(printed.prepareFailureExit).toEqual(PrepareFailureExit);
   });
 
   it("pops the same index-overrides key from the config", () => {

@@ -19,6 +19,7 @@ ENV_MASTER_PORT = "YUNSHI_MASTER_PORT"
 ENV_GRACE_SECONDS = "YUNSHI_GRACE_SECONDS"
 # Not set in pods: replaces the kubelet's /dev/termination-log (local runs and tests).
 ENV_TERMINATION_LOG = "YUNSHI_TERMINATION_LOG"
+ENV_PREPARE_VERDICT = "YUNSHI_PREPARE_VERDICT"
 
 LAUNCHER_ENV = {
     "experiment": ENV_EXPERIMENT,
@@ -30,6 +31,7 @@ LAUNCHER_ENV = {
     "masterAddr": ENV_MASTER_ADDR,
     "masterPort": ENV_MASTER_PORT,
     "graceSeconds": ENV_GRACE_SECONDS,
+    "prepareVerdict": ENV_PREPARE_VERDICT,
     "terminationLog": ENV_TERMINATION_LOG,
 }
 
@@ -55,6 +57,8 @@ DO_NOT_RETRY_EXIT_CODES = [EXIT_CONFIG_ERROR, EXIT_DATASET_ERROR, EXIT_CUDA_OOM,
 WORK_DIR = "/yunshi/work"
 CONFIG_FILE = "/yunshi/config/config.py"
 DATA_DIR = "/yunshi/data"
+STATUS_DIR = "/yunshi/status"
+PREPARE_VERDICT = "/yunshi/status/prepared.json"
 PRETRAINED_DIR = "/yunshi/pretrained"
 
 # torchrun rendezvous port on the index-0 pod (masterPort).
@@ -82,7 +86,14 @@ FATAL_KINDS = {
     "config": EXIT_CONFIG_ERROR,
     "dataset": EXIT_DATASET_ERROR,
     "cuda-oom": EXIT_CUDA_OOM,
+    "checkpoint": EXIT_CHECKPOINT_ERROR,
 }
+
+# A failed prepare step → the exit code (jobs/pod-contract.ts PrepareFailureExit): the agent's
+# input errors (exit 2) cannot be fixed by a retry; its other failures can (exit 1).
+AGENT_INPUT_ERROR = 2
+PREPARE_FAILURE_KIND = {"fetch-dataset": "dataset", "fetch-pretrained": "config", "restore": "checkpoint"}
+PREPARE_FAILURE_EXIT = {step: FATAL_KINDS[kind] for step, kind in PREPARE_FAILURE_KIND.items()}
 
 
 def as_json() -> dict:
@@ -96,8 +107,11 @@ def as_json() -> dict:
             "configFile": CONFIG_FILE,
             "dataDir": DATA_DIR,
             "pretrainedDir": PRETRAINED_DIR,
+            "statusDir": STATUS_DIR,
+            "prepareVerdict": PREPARE_VERDICT,
         },
         "masterPort": MASTER_PORT,
         "indexOverridesKey": INDEX_OVERRIDES_KEY,
+        "prepareFailureExit": PREPARE_FAILURE_EXIT,
         "command": LAUNCHER_COMMAND,
     }

@@ -86,8 +86,9 @@ def classify(exc: BaseException, cfg, stage: str, iterations: int) -> str | None
     return None
 
 
-def report_fatal(kind: str, exc: BaseException) -> None:
+def report_fatal(kind: str, exc: BaseException, with_traceback: bool = True) -> None:
     """The traceback, then the marker line the launcher maps to an exit code."""
-    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    if with_traceback:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     first_line = (str(exc).strip().splitlines() or [""])[0][:500]
     print(f"{C.FATAL_MARKER} ({kind}): {type(exc).__name__}: {first_line}", file=sys.stderr, flush=True)

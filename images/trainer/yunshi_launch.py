@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import stat
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
 import yunshi_contract as C  # noqa: E402
 import yunshi_goodput as goodput  # noqa: E402
+from yunshi_resume import CheckpointError, Restore, find_resume  # noqa: E402,F401  (re-exported)
 
 TRAIN_ENTRY = os.path.join(os.path.dirname(os.path.realpath(__file__)), "yunshi_train.py")
 
@@ -43,15 +43,6 @@ class LaunchError(Exception):
     """The pod's environment is unusable: a retry would fail the same way (exit 3)."""
 
 
-class CheckpointError(Exception):
-    """`last_checkpoint` names something training must not resume from (exit 6).
-
-    Restore places the checkpoint and only then writes `last_checkpoint`, always naming a
-    regular file inside the work dir. Anything else means the work dir volume, the restore
-    step or the bucket is broken or hostile; starting from scratch would silently throw the
-    run's progress away, and resuming from another path would load a file nobody verified."""
-
-
 @dataclass(frozen=True)
 class Settings:
     experiment: str
@@ -63,6 +54,8 @@ class Settings:
     master_addr: str
     master_port: int
     grace_seconds: float
+    # Where the prepare sidecar's verdict appears ("" when restore already ran before).
+    prepare_verdict: str = ""
 
     @property
     def world_size(self) -> int:
@@ -121,77 +114,8 @@ def read_settings(env: dict[str, str]) -> Settings:
         master_addr=master_addr,
         master_port=_int_env(env, C.ENV_MASTER_PORT, C.MASTER_PORT, 1),
         grace_seconds=grace,
+        prepare_verdict=env.get(C.ENV_PREPARE_VERDICT, ""),
     )
-
-
-@dataclass(frozen=True)
-class Restore:
-    """What `<work_dir>/last_checkpoint` offered and whether training resumes from it."""
-
-    found: bool
-    checkpoint: str | None
-    used: bool
-    reason: str
-
-
-def _inside(path: str, root: str) -> bool:
-    return path != root and os.path.commonpath([path, root]) == root
-
-
-def find_resume(work_dir: str) -> Restore:
-    """Resume only from a regular file inside the work dir that `last_checkpoint` names.
-
-    No `last_checkpoint` (or an empty one) is a first run: the config's load_from applies.
-    Everything else that cannot be resumed from raises CheckpointError (see there).
-
-    `tools/train.py --resume` without a path also clears load_from, silently dropping the
-    pretrained weights on a first run; so the launcher always passes an explicit path, and
-    nothing at all when there is no checkpoint."""
-    marker = os.path.join(work_dir, C.LAST_CHECKPOINT_FILE)
-    try:
-        # O_NOFOLLOW: a symlink in its place could make the launcher read any file.
-        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return Restore(False, None, False, "no last_checkpoint: starting from load_from")
-    except OSError as e:
-        if os.path.islink(marker):
-            raise CheckpointError(f"{marker} is a symlink; refusing to follow it") from None
-        raise CheckpointError(f"cannot read {marker}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise CheckpointError(f"cannot read {marker}: {e.strerror or e}") from None
-    try:
-        named = raw.decode("utf-8").strip()
-    except UnicodeDecodeError as e:
-        raise CheckpointError(
-            f"{marker} is not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 1]!r}); it must hold one path"
-        ) from None
-    if not named:
-        return Restore(True, None, False, "last_checkpoint is empty: starting from load_from")
-    if "\0" in named or "\n" in named:
-        raise CheckpointError(f"{marker} must hold one path; it holds {named[:200]!r}")
-    root = os.path.realpath(work_dir)
-    path = os.path.normpath(named if os.path.isabs(named) else os.path.join(work_dir, named))
-    if not _inside(path, os.path.normpath(work_dir)) or not _inside(os.path.realpath(path), root):
-        raise CheckpointError(
-            f"{marker} names {path!r}, outside the work dir {work_dir}; only a checkpoint inside it is resumed from"
-        )
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise CheckpointError(
-            f"{marker} names {path}, which does not exist. Restore places the file before it writes "
-            "last_checkpoint, so the work dir volume or the restore step is broken; see the restore container's log"
-        ) from None
-    except OSError as e:
-        raise CheckpointError(f"{marker} names {path!r}, which cannot be read: {e.strerror or e}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise CheckpointError(f"{marker} names {path}, which is a symlink; only a regular file is resumed from")
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{marker} names {path}, which is not a regular file")
-    return Restore(True, path, True, f"resuming from {path}")
 
 
 def train_argv(s: Settings, resume: str | None, python: str = sys.executable) -> list[str]:
@@ -264,7 +188,12 @@ def run(s: Settings) -> int:
     if not os.path.isfile(s.config):
         raise LaunchError(f"{C.ENV_CONFIG}: config file {s.config} does not exist")
     os.makedirs(s.work_dir, exist_ok=True)
-    restore = find_resume(s.work_dir)
+    if s.prepare_verdict:
+        # Restore runs beside training (the prepare sidecar); the train entry decides once
+        # its verdict is in, right before training (yunshi_prepare.py).
+        restore = Restore(False, None, False, f"resume is decided after {s.prepare_verdict}")
+    else:
+        restore = find_resume(s.work_dir)
     log(restore.reason)
     argv = train_argv(s, restore.checkpoint if restore.used else None)
     log("starting: " + json.dumps(argv))
@@ -401,7 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = read_settings(dict(os.environ))
         if args.dry_run:
-            restore = find_resume(settings.work_dir)
+            restore = (
+                Restore(False, None, False, "decided after prepare")
+                if settings.prepare_verdict
+                else find_resume(settings.work_dir)
+            )
             print(json.dumps(train_argv(settings, restore.checkpoint if restore.used else None)))
             return C.EXIT_OK
         return run(settings)

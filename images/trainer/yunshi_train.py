@@ -6,6 +6,9 @@ Same arguments and steps as mmdet 3.3.0's tools/train.py, and:
 - registers the preemption hook (checkpoint at the next iteration boundary after SIGTERM)
   and the goodput hook;
 - `--resume` requires a path: the bare form would also clear load_from;
+- in a pod, the dataset and the checkpoint arrive while this imports and builds the Runner:
+  it waits for the prepare sidecar's verdict right before `runner.train()` and resumes from
+  what restore placed (yunshi_prepare.py);
 - CPU-only distributed runs (tests) use gloo and DDP without device ids;
 - fatal errors print one marker line (yunshi_contract.FATAL_MARKER) the launcher maps to
   the contract's exit codes: config 3, dataset 4, CUDA out of memory 5.
@@ -25,7 +28,10 @@ import yunshi_preemption  # noqa: E402  (first: SIGTERM must be caught from the 
 yunshi_preemption.install_signal_handler()
 
 import yunshi_contract as C  # noqa: E402
+import yunshi_goodput as goodput  # noqa: E402
+import yunshi_prepare  # noqa: E402
 from yunshi_errors import classify, report_fatal  # noqa: E402
+from yunshi_resume import CheckpointError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,6 +110,17 @@ def adapt_to_cpu(cfg) -> None:
         )
 
 
+def _record_restore(work_dir: str, restore) -> None:
+    """goodput.json's attempt learns what it resumed from (the launcher could not know yet)."""
+    try:
+        goodput.update_current(
+            os.path.join(work_dir, C.GOODPUT_FILE),
+            restore={"found": restore.found, "checkpoint": restore.checkpoint, "used": restore.used},
+        )
+    except OSError as e:
+        print(f"yunshi-train: warning: cannot write goodput.json: {e}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stage = "config"
@@ -122,7 +139,24 @@ def main(argv: list[str] | None = None) -> int:
         stage = "train"
         adapt_to_cpu(cfg)
         runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+        verdict = os.environ.get(C.ENV_PREPARE_VERDICT, "")
+        if verdict and not args.resume:
+            prepared = yunshi_prepare.resume_after_prepare(verdict, cfg.work_dir)
+            yunshi_prepare.apply_resume(runner, prepared.restore)
+            if os.environ.get("LOCAL_RANK", "0") == "0":
+                print(f"yunshi-train: prepared (waited {prepared.waited_s:.1f} s after the Runner was built); "
+                      f"{prepared.restore.reason}", file=sys.stderr, flush=True)  # fmt: skip
+                _record_restore(cfg.work_dir, prepared.restore)
         runner.train()
+    except yunshi_prepare.PrepareFailed as e:
+        if e.kind is None:
+            print(f"yunshi-train: {e} (a retry may fix it)", file=sys.stderr, flush=True)
+            return C.EXIT_FAILED
+        report_fatal(e.kind, e, with_traceback=False)
+        return C.FATAL_KINDS[e.kind]
+    except CheckpointError as e:
+        report_fatal("checkpoint", e, with_traceback=False)
+        return C.EXIT_CHECKPOINT_ERROR
     except yunshi_preemption.Preempted as p:
         print(f"{C.PREEMPTED_MARKER}: checkpoint {p.checkpoint} saved at iteration {p.iteration}", flush=True)
         return C.EXIT_OK

@@ -4,7 +4,8 @@
  */
 import { Annotations, Labels } from "../labels.ts";
 import type { PhaseResult } from "./phase.ts";
-import { checkpointUriOf, derivePhase, queuePosition, shapeOf } from "./phase.ts";
+import { ContainerNames } from "../pod-contract.ts";
+import { checkpointUriOf, derivePhase, preparingFromLog, queuePosition, shapeOf } from "./phase.ts";
 import type { ClusterClient } from "./client.ts";
 import { ClusterError } from "./errors.ts";
 import type { KubeObject } from "./types.ts";
@@ -80,9 +81,58 @@ export async function experimentStates(
     () => client.list(KUEUE_WORKLOAD.apiVersion, KUEUE_WORKLOAD.kind, namespace),
     { items: [], resourceVersion: "" },
   );
+  const preparing = await prepareTails(client, namespace, pods);
   return workloads
-    .map((w) => stateOf(w, pods, kueue, childJobs))
+    .map((w) => stateOf(w, pods, kueue, childJobs, preparing))
     .sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/**
+ * Running pods whose prepare sidecar is still at work → its last log line. The pod's status
+ * cannot say (the sidecar and the trainer both run), its log can: one short request per
+ * running pod. A log that cannot be read (RBAC without pods/log, a node that serves none)
+ * leaves the pod out: status then says Training, as before prepare ran beside the trainer.
+ */
+async function prepareTails(
+  client: ClusterClient,
+  namespace: string,
+  pods: readonly KubeObject[],
+): Promise<Map<string, string>> {
+  const running = pods.filter((p) => {
+    const status = (p.status ?? {}) as {
+      phase?: string;
+      initContainerStatuses?: { name: string; state?: { running?: unknown } }[];
+    };
+    return (
+      status.phase === "Running" &&
+      p.metadata.deletionTimestamp === undefined &&
+      (status.initContainerStatuses ?? []).some(
+        (c) => c.name === ContainerNames.prepare && c.state?.running !== undefined,
+      )
+    );
+  });
+  const tails = new Map<string, string>();
+  await Promise.all(
+    running.map(async (p) => {
+      let text = "";
+      try {
+        await client.podLogs(
+          namespace,
+          p.metadata.name,
+          ContainerNames.prepare,
+          { tailLines: 1, follow: false },
+          (chunk) => {
+            text += chunk;
+          },
+        );
+      } catch {
+        return;
+      }
+      const last = text.trimEnd().split("\n").pop() ?? "";
+      if (preparingFromLog(last)) tails.set(p.metadata.name, last.slice(0, 300));
+    }),
+  );
+  return tails;
 }
 
 /** Pure assembly of one experiment's state from listed objects. */
@@ -91,6 +141,7 @@ export function stateOf(
   pods: readonly KubeObject[],
   kueue: readonly KubeObject[],
   childJobs: readonly KubeObject[] = [],
+  preparing: ReadonlyMap<string, string> = new Map(),
 ): ExperimentState {
   const name = w.metadata.labels?.[Labels.experiment] ?? w.metadata.name;
   const mine = pods.filter((p) => p.metadata.labels?.[Labels.experiment] === name);
@@ -113,6 +164,7 @@ export function stateOf(
       ),
       kueueWorkload: kw,
       queuePosition: position,
+      preparing,
     }),
     nodes: shape.nodes,
     gpusPerNode: shape.gpusPerNode,

@@ -33,6 +33,19 @@ export interface PhaseInput {
   kueueWorkload?: KubeObject | undefined;
   /** 1-based position among the pending Workloads of the same LocalQueue. */
   queuePosition?: number | undefined;
+  /**
+   * Pods whose prepare sidecar is still fetching or restoring → its last log line. The
+   * trainer runs beside it (imports, model build) and nothing in the pod's status tells
+   * the two apart, so the caller reads the sidecar's log tail (see preparingFromLog).
+   */
+  preparing?: ReadonlyMap<string, string> | undefined;
+}
+
+/** Whether the prepare sidecar's last log line says it is still at work (its final lines
+ * are "prepared in …" and "prepare failed at …", images/checkpoint-agent/src/prepare.ts). */
+export function preparingFromLog(lastLine: string): boolean {
+  const line = lastLine.trim();
+  return line !== "" && !/^(prepared in |prepare failed at )/.test(line);
 }
 
 export interface PhaseResult {
@@ -404,16 +417,14 @@ export function derivePhase(input: PhaseInput): PhaseResult {
     return result("Interrupted", `${interrupted.name}: ${disruptionText(interrupted.disruption)}`);
 
   const earlierFailures = pods.some((p) => p.phase === "Failed") || restarts > 0;
-  const restoring = current.find((p) =>
-    p.init.some((c) => c.name === ContainerNames.restore && c.state === "running"),
-  );
-  if (restoring) return result("Restoring", `restoring the last checkpoint into ${restoring.name}`);
-  // Between the restore and the trainer's start the run is still restoring, not starting again.
-  const restored = current.find(
-    (p) =>
-      p.init.some((c) => c.name === ContainerNames.restore && c.state === "terminated") &&
-      !p.containers.some((c) => c.name === ContainerNames.trainer && c.state !== "waiting"),
-  );
+  const restoring = current.find((p) => input.preparing?.has(p.name) === true);
+  if (restoring) {
+    const line = input.preparing?.get(restoring.name) ?? "";
+    return result(
+      "Restoring",
+      `fetching the dataset and restoring the last checkpoint in ${restoring.name} while the trainer starts${line === "" ? "" : `: ${line}`}`,
+    );
+  }
   // The trainer finished and the Job is not Complete yet (final upload, controller catching up).
   const finishing = pods.filter(
     (p) =>
@@ -443,10 +454,7 @@ export function derivePhase(input: PhaseInput): PhaseResult {
     const last = lastFailure(pods);
     return result("Restarting", last ? `after: ${last}` : "replacing failed or interrupted pods");
   }
-  const starting = startingReason(current);
-  if (restored && !starting.startsWith("cannot pull"))
-    return result("Restoring", `checkpoint restored; starting the trainer in ${restored.name}`);
-  return result("Starting", starting);
+  return result("Starting", startingReason(current));
 }
 
 function startingReason(current: readonly PodView[]): string {
@@ -457,9 +465,8 @@ function startingReason(current: readonly PodView[]): string {
       if (c.state === "waiting" && c.reason && /ImagePull|ErrImage|InvalidImageName/.test(c.reason))
         return `cannot pull the image of ${c.name} (${c.reason}${c.message ? `: ${c.message}` : ""})`;
   for (const p of current)
-    for (const c of p.init)
-      if (c.state === "running")
-        return c.name === ContainerNames.fetch ? "fetching the dataset" : `running ${c.name}`;
+    if (p.init.some((c) => c.name === ContainerNames.prepare && c.state === "running"))
+      return "fetching the dataset and restoring while the trainer starts";
   return "pods are starting";
 }
 

@@ -21,6 +21,9 @@ export interface LocalLayout {
   readonly dataDir: string;
   /** Where s3:// pretrained weights are fetched to (PodPaths.pretrainedDir). */
   readonly pretrainedDir: string;
+  /** The prepare verdict's folder (PodPaths.statusDir); emptied at every start, as the
+   * pod's emptyDir is new in every pod. */
+  readonly statusDir: string;
   /** One log file per process of the plan. */
   readonly logsDir: string;
   /** Who runs this experiment now (pids), for stale-process cleanup after a kill -9. */
@@ -38,6 +41,7 @@ export function localLayout(stateDir: string, experiment: string): LocalLayout {
     configFile: join(runDir, "config.py"),
     dataDir: join(runDir, "data"),
     pretrainedDir: join(runDir, "pretrained"),
+    statusDir: join(runDir, "status"),
     logsDir: join(runDir, "logs"),
     runStateFile: join(runDir, "run.json"),
   };

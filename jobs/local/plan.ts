@@ -80,8 +80,11 @@ export interface LocalPlan {
   /** Training processes (torchrun's nproc_per_node). */
   readonly processes: number;
   readonly device: "cpu" | "gpu";
-  /** In pod order: fetch(es), restore. */
-  readonly init: readonly LocalProcess[];
+  /** Fetch(es) and restore, beside the trainer, as the pod's prepare sidecar; it exits once
+   * its verdict is written (the pod's idles). */
+  readonly prepare: LocalProcess;
+  /** Where the verdict appears (the trainer waits for it). */
+  readonly prepareVerdict: string;
   readonly sidecar: LocalProcess;
   readonly main: LocalProcess;
   /** Things the user should know about how the local run differs from the cluster's. */
@@ -151,6 +154,7 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
     [PodPaths.workDir, layout.workDir],
     [PodPaths.dataDir, dataRoot],
     [PodPaths.pretrainedDir, layout.pretrainedDir],
+    [PodPaths.statusDir, layout.statusDir],
   ];
   const mapPath = (value: string): string => {
     for (const [pod, local] of pathMap) {
@@ -208,10 +212,20 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
     throw new Error(`container ${c.name}: command ${JSON.stringify(command)} has no local program`);
   };
 
-  const init: LocalProcess[] = [];
+  let prepare: LocalProcess | undefined;
   let sidecar: LocalProcess | undefined;
   for (const c of spec.initContainers ?? []) {
-    if (c.restartPolicy === "Always") {
+    if (c.name === ContainerNames.prepare) {
+      const p = toProcess(c, "sidecar");
+      let argv = [...p.argv, "--exit-when-done"];
+      if (input.dataset.kind === "local") {
+        notes.push(`dataset: reading ${input.dataset.dir} in place (no fetch)`);
+        argv = withoutFlags(argv, ["--dataset-uri", "--dataset-dir"]);
+      }
+      prepare = { ...p, argv };
+      continue;
+    }
+    if (c.name === ContainerNames.snapshot) {
       // On a workstation the store is on loopback and checkpoints come every few seconds:
       // poll last_checkpoint often so commits keep up with saves (the pod's 2 s default
       // suits minutes between checkpoints).
@@ -219,15 +233,11 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
       sidecar = { ...p, argv: [...p.argv, "--interval", LOCAL_SNAPSHOT_POLL_SECONDS] };
       continue;
     }
-    if (c.name === ContainerNames.fetch && input.dataset.kind === "local") {
-      notes.push(`dataset: reading ${input.dataset.dir} in place (no fetch)`);
-      continue;
-    }
-    init.push(toProcess(c, "init"));
+    throw new Error(`container ${c.name}: no local equivalent`);
   }
   const mainContainer = spec.containers.find((c) => c.name === ContainerNames.trainer);
-  if (sidecar === undefined || mainContainer === undefined)
-    throw new Error("the rendered pod has no snapshot sidecar or no trainer container");
+  if (prepare === undefined || sidecar === undefined || mainContainer === undefined)
+    throw new Error("the rendered pod has no prepare or snapshot sidecar, or no trainer");
 
   return {
     experiment: exp.name,
@@ -242,11 +252,23 @@ export function buildLocalPlan(input: LocalPlanInput): LocalPlan {
     dataRoot,
     processes,
     device: gpuRun ? "gpu" : "cpu",
-    init,
+    prepare,
+    prepareVerdict: mapPath(PodPaths.prepareVerdict),
     sidecar,
     main: toProcess(mainContainer, "main"),
     notes,
   };
+}
+
+/** argv without each of `flags` and the value after it. */
+function withoutFlags(argv: readonly string[], flags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    if (flags.includes(a)) i++;
+    else out.push(a);
+  }
+  return out;
 }
 
 /** How often the local snapshot agent polls `last_checkpoint`. */

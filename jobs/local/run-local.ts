@@ -1,6 +1,6 @@
 /**
  * `yunshi submit exp.yaml --local`: run the pod plan (plan.ts) as local processes, in the
- * pod's order — init (fetch, restore) → snapshot sidecar + trainer → final sync — against
+ * pod's order — prepare (fetch, restore) beside the trainer's start → snapshot sidecar → final sync — against
  * the embedded object store (or the user's S3 endpoint).
  *
  * Ctrl-C is a preemption: the launcher gets SIGTERM (training checkpoints at the next
@@ -8,15 +8,15 @@
  * the same command resumes. A second Ctrl-C stops everything at once. Exit codes: 0 done,
  * 2 bad input (nothing started), 1 anything else, interrupted runs included.
  */
-import { mkdir, rm, stat, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkLocalDataset } from "../dataset/local-dataset.ts";
 import { UsageError } from "../errors.ts";
 import type { Experiment } from "../spec/experiment.ts";
 import type { Io } from "../io.ts";
 import { ExitCode } from "../io.ts";
-import { LauncherExit } from "../pod-contract.ts";
+import { LauncherExit, type PrepareVerdict } from "../pod-contract.ts";
 import {
   assertPortFree,
   DEFAULT_S3_PORT,
@@ -284,43 +284,25 @@ async function execute(
     if (e.kind === "agent-error") lastAgentError.set(name, e.message);
     if (e.kind === "restored") restoredFile = e.file;
     if (e.kind === "committed") lastCommitted = e.file;
-    if (name !== "restore") {
+    if (name !== "prepare") {
       const text = formatEvent(e, undefined);
       if (text !== undefined) say(text);
     }
   };
 
-  // Init containers, in pod order; each must succeed before the next.
-  for (const p of plan.init) {
-    phase(p.name === "restore" ? "Restoring" : "Downloading", p.name);
-    const r = startProcess(p, {
-      env: env(p),
-      cwd: REPO_ROOT,
-      logFile: join(layout.logsDir, `${p.name}.log`),
-      onLine: agentLine(p.name),
-    });
-    controller.track(r);
-    const exit = await r.exited;
-    if (controller.interrupted) {
-      say(
-        `interrupted during ${p.name}; nothing was trained. Run the same command to start again.`,
-      );
-      return ExitCode.failure;
-    }
-    if (exit.code !== 0) {
-      const why = lastAgentError.get(p.name) ?? `exit ${exit.code ?? exit.signal}`;
-      say(`${p.name} failed: ${why} (log: ${display(join(layout.logsDir, `${p.name}.log`))})`);
-      return ExitCode.failure;
-    }
-    if (p.name === "restore")
-      say(
-        restoredFile === undefined
-          ? `  no checkpoint in ${plan.checkpointUri}: starting from scratch`
-          : `  restored ${restoredFile} from ${plan.checkpointUri}`,
-      );
-  }
-
-  phase("Training", `${plan.processes} process(es) on ${plan.device.toUpperCase()}`);
+  // As in the pod: prepare (fetch, restore) runs beside the trainer, which imports Python
+  // and builds the model meanwhile and waits for prepare's verdict before training; the
+  // snapshot sidecar starts watching once the verdict is in (its --after).
+  await rm(dirname(plan.prepareVerdict), { recursive: true, force: true });
+  await mkdir(dirname(plan.prepareVerdict), { recursive: true });
+  phase("Preparing", "restoring the last checkpoint while the trainer starts");
+  const prepare = startProcess(plan.prepare, {
+    env: env(plan.prepare),
+    cwd: REPO_ROOT,
+    logFile: join(layout.logsDir, "prepare.log"),
+    onLine: agentLine("prepare"),
+  });
+  controller.track(prepare);
   const sidecar = startProcess(plan.sidecar, {
     env: env(plan.sidecar),
     cwd: REPO_ROOT,
@@ -328,6 +310,33 @@ async function execute(
     onLine: agentLine("snapshot"),
   });
   controller.track(sidecar);
+  let prepareFailed: string | undefined;
+  let preparedOk = false;
+  const prepared = prepare.exited.then(async (exit) => {
+    const verdict = await readVerdict(plan.prepareVerdict);
+    if (exit.code === 0 && verdict?.ok === true) {
+      preparedOk = true;
+      say(
+        restoredFile === undefined
+          ? `  no checkpoint in ${plan.checkpointUri}: starting from scratch`
+          : `  restored ${restoredFile} from ${plan.checkpointUri}`,
+      );
+      if (!controller.interrupted)
+        phase("Training", `${plan.processes} process(es) on ${plan.device.toUpperCase()}`);
+      return;
+    }
+    prepareFailed =
+      verdict?.ok === false
+        ? `${verdict.step}: ${verdict.error}`
+        : (lastAgentError.get("prepare") ?? `exit ${exit.code ?? exit.signal}`);
+    if (controller.interrupted) return;
+    say(`prepare failed: ${prepareFailed} (log: ${display(join(layout.logsDir, "prepare.log"))})`);
+    // Without a verdict the trainer would wait for ever: stop it (with one, it exits itself
+    // with the failed step's code).
+    if (verdict === undefined) trainerRef.current?.signal("SIGKILL");
+  });
+  // Set once the trainer starts, right below (the verdict cannot come before).
+  const trainerRef: { current?: Running } = {};
 
   const tracker = new ProgressTracker();
   let outcome: string | undefined;
@@ -371,8 +380,12 @@ async function execute(
     logFile: join(layout.logsDir, "trainer.log"),
     onLine: trainerLine,
   });
+  trainerRef.current = main;
   controller.track(main);
   const mainExit = await main.exited;
+  await prepared;
+  if (controller.interrupted && prepareFailed === undefined && !preparedOk)
+    say("interrupted while preparing; nothing was trained. Run the same command to start again.");
 
   // Final sync: the sidecar stops after the trainer, as a native sidecar does.
   phase("Uploading", "final checkpoint and logs");
@@ -428,11 +441,24 @@ async function execute(
     [LauncherExit.checkpointError]:
       "last_checkpoint names no regular file inside the work dir (see the trainer log)",
   };
+  if (prepareFailed !== undefined) {
+    phase("Failed", `prepare ${prepareFailed}`);
+    return ExitCode.failure;
+  }
   phase(
     "Failed",
     `trainer exited with ${code ?? mainExit.signal}${code !== null && meaning[code] !== undefined ? ` (${meaning[code]})` : ""}; log: ${display(join(layout.logsDir, "trainer.log"))}`,
   );
   return ExitCode.failure;
+}
+
+/** The prepare verdict, if one was written (a crashed prepare writes none). */
+async function readVerdict(file: string): Promise<PrepareVerdict | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as PrepareVerdict;
+  } catch {
+    return undefined;
+  }
 }
 
 async function recordDetachedGroup(layout: LocalLayout, pid: number): Promise<void> {

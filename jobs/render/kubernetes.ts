@@ -16,7 +16,7 @@ import { durationSeconds, type Experiment } from "../spec/experiment.ts";
 import type { JobSet } from "./jobset-types.ts";
 import { Annotations, Labels, objectNames, PART_OF } from "../labels.ts";
 import type { PlatformContext } from "../platform.ts";
-import { AgentExit, ContainerNames, doNotRetryExitCodes, masterPort } from "../pod-contract.ts";
+import { ContainerNames, doNotRetryExitCodes, masterPort } from "../pod-contract.ts";
 import { renderMmdetConfig } from "./mmdet-config.ts";
 import { checkpointUri, renderPodTemplate } from "./pod-template.ts";
 
@@ -120,15 +120,8 @@ export function renderKubernetesObjects(input: RenderInput): KubeObject[] {
         values: [...doNotRetryExitCodes],
       },
     },
-    // The agent's init containers that this pod has (a rule may name only those; there is
-    // no fetch-pretrained without s3:// weights): an invalid-input exit (bad URI, corrupt
-    // manifest) fails the same way on every retry.
-    ...[ContainerNames.fetch, ContainerNames.fetchPretrained, ContainerNames.restore]
-      .filter((name) => template.spec?.initContainers?.some((c) => c.name === name) === true)
-      .map((containerName): IPodFailurePolicyRule => ({
-        action: "FailJob",
-        onExitCodes: { containerName, operator: "In", values: [AgentExit.invalidInput] },
-      })),
+    // A failed prepare step (bad dataset URI, corrupt manifest) reaches the pod as the
+    // trainer's exit code (pod-contract PrepareFailureExit), covered by the rule above.
   ];
 
   if (!multiNode) {

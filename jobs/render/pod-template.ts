@@ -92,6 +92,7 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
     { name: "shm", emptyDir: { medium: "Memory", sizeLimit: quantity.gib(res.shmGiB) } },
     { name: "home", emptyDir: {} },
     { name: "tmp", emptyDir: {} },
+    { name: "status", emptyDir: { sizeLimit: "1Mi" } },
   ];
   const pretrainedFromS3 = exp.model.pretrained.startsWith("s3://");
   if (pretrainedFromS3) volumes.push({ name: "pretrained", emptyDir: {} });
@@ -115,38 +116,52 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
     securityContext: containerSecurityContext(),
   });
 
-  const initContainers: IContainer[] = [
-    agent(ContainerNames.fetch, AgentCommand.fetch(exp.dataset.uri, PodPaths.dataDir), [
-      { name: "data", mountPath: PodPaths.dataDir },
-    ]),
+  // Native sidecars, both: prepare fetches and restores while the trainer imports Python
+  // and builds the model (it waits for the verdict before training), and the pod counts
+  // as Ready for Kueue's waitForPodsReady while a large dataset still downloads.
+  const prepareMounts: IVolumeMount[] = [
+    { name: "data", mountPath: PodPaths.dataDir },
+    { name: "work", mountPath: PodPaths.workDir },
+    { name: "status", mountPath: PodPaths.statusDir },
   ];
-  if (pretrainedFromS3) {
-    initContainers.push(
-      agent(
-        ContainerNames.fetchPretrained,
-        AgentCommand.fetch(exp.model.pretrained, PodPaths.pretrainedDir),
-        [{ name: "pretrained", mountPath: PodPaths.pretrainedDir }],
-      ),
-    );
-  }
-  initContainers.push(
-    agent(ContainerNames.restore, AgentCommand.restore(PodPaths.workDir, uri), [
-      { name: "work", mountPath: PodPaths.workDir },
-    ]),
+  if (pretrainedFromS3)
+    prepareMounts.push({ name: "pretrained", mountPath: PodPaths.pretrainedDir });
+  const prepare = agent(
+    ContainerNames.prepare,
+    AgentCommand.prepare({
+      dataset: { uri: exp.dataset.uri, dest: PodPaths.dataDir },
+      ...(pretrainedFromS3
+        ? { pretrained: { uri: exp.model.pretrained, dest: PodPaths.pretrainedDir } }
+        : {}),
+      restore: { uri, workDir: PodPaths.workDir },
+      verdict: PodPaths.prepareVerdict,
+    }),
+    prepareMounts,
   );
   const snapshot = agent(
     ContainerNames.snapshot,
-    AgentCommand.snapshot(PodPaths.workDir, uri, exp.checkpoint.keep, exp.checkpoint.best),
-    [{ name: "work", mountPath: PodPaths.workDir }],
+    [
+      ...AgentCommand.snapshot(PodPaths.workDir, uri, exp.checkpoint.keep, exp.checkpoint.best),
+      // Watching the work dir before restore is over would upload what it downloads.
+      "--after",
+      PodPaths.prepareVerdict,
+    ],
+    [
+      { name: "work", mountPath: PodPaths.workDir },
+      { name: "status", mountPath: PodPaths.statusDir, readOnly: true },
+    ],
   );
-  // Native sidecar: starts before the trainer, stops after it, so the last upload
+  // Native sidecars start before the trainer and stop after it, so the last upload
   // finishes inside the grace period (Kubernetes ≥ 1.33 stable).
-  initContainers.push({
-    ...snapshot,
-    restartPolicy: "Always",
-    // The agent idles on nodes other than 0: only rank 0 writes checkpoints.
-    env: [...s3Env, nodeRankEnv(LauncherEnv.nodeRank)],
-  });
+  const initContainers: IContainer[] = [
+    { ...prepare, restartPolicy: "Always" },
+    {
+      ...snapshot,
+      restartPolicy: "Always",
+      // The agent idles on nodes other than 0: only rank 0 writes checkpoints.
+      env: [...s3Env, nodeRankEnv(LauncherEnv.nodeRank)],
+    },
+  ];
 
   const trainerEnv: IEnvVar[] = [
     { name: LauncherEnv.experiment, value: exp.name },
@@ -158,6 +173,7 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
     { name: LauncherEnv.masterAddr, value: args.masterAddr },
     { name: LauncherEnv.masterPort, value: String(masterPort) },
     { name: LauncherEnv.graceSeconds, value: String(launcherGraceSeconds(podGrace)) },
+    { name: LauncherEnv.prepareVerdict, value: PodPaths.prepareVerdict },
     { name: "HOME", value: "/yunshi/home" },
     { name: "TORCH_HOME", value: "/yunshi/home/.cache/torch" },
     { name: "PYTHONUNBUFFERED", value: "1" },
@@ -170,6 +186,7 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
     { name: "shm", mountPath: PodPaths.shm },
     { name: "home", mountPath: "/yunshi/home" },
     { name: "tmp", mountPath: "/tmp" },
+    { name: "status", mountPath: PodPaths.statusDir, readOnly: true },
   ];
   if (pretrainedFromS3) {
     trainerMounts.push({ name: "pretrained", mountPath: PodPaths.pretrainedDir, readOnly: true });

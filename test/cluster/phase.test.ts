@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import type { KubeObject } from "../../jobs/cluster/types.ts";
 import { stateOf } from "../../jobs/cluster/experiments.ts";
-import { derivePhase, exitMeaning, PHASES } from "../../jobs/cluster/phase.ts";
+import { derivePhase, exitMeaning, PHASES, preparingFromLog } from "../../jobs/cluster/phase.ts";
 
 interface Fixture {
   description: string;
@@ -11,6 +11,8 @@ interface Fixture {
   workload: KubeObject;
   pods: KubeObject[];
   kueueWorkloads: KubeObject[];
+  /** Pod → the prepare sidecar's last log line. */
+  prepareLog?: Record<string, string>;
 }
 
 const dir = join(import.meta.dirname, "..", "fixtures", "cluster-states");
@@ -26,7 +28,10 @@ const fixtures = readdirSync(dir)
 
 describe("phase derivation on recorded object states", () => {
   test.each(fixtures)("%s", (_name, fx) => {
-    const s = stateOf(fx.workload, fx.pods, fx.kueueWorkloads);
+    const preparing = new Map(
+      Object.entries(fx.prepareLog ?? {}).filter(([, line]) => preparingFromLog(line)),
+    );
+    const s = stateOf(fx.workload, fx.pods, fx.kueueWorkloads, [], preparing);
     expect(s.status.phase, fx.description).toBe(fx.expect.phase);
     if (fx.expect.reason !== undefined) expect(s.status.reason).toContain(fx.expect.reason);
     if (fx.expect.restarts !== undefined) expect(s.status.restarts).toBe(fx.expect.restarts);

@@ -6,6 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { admissionDenial, toClusterError } from "../../jobs/cluster/errors.ts";
 import { stateOf } from "../../jobs/cluster/experiments.ts";
+import { preparingFromLog } from "../../jobs/cluster/phase.ts";
 import type { KubeObject } from "../../jobs/cluster/types.ts";
 
 const uid = "w-uid";
@@ -57,9 +58,14 @@ describe("restarts count real restarts; only failures use up retries", () => {
         "batch.kubernetes.io/job-index-failure-count": "0",
         "batch.kubernetes.io/job-index-ignored-failure-count": "1",
       },
-      { phase: "Pending", initContainerStatuses: [{ name: "restore", state: { running: {} } }] },
+      {
+        phase: "Running",
+        initContainerStatuses: [{ name: "prepare", state: { running: {} } }],
+        containerStatuses: [trainer({ running: {} })],
+      },
     );
-    const s = stateOf(job({ active: 1 }), [replacement], []);
+    const preparing = new Map([["exp-0-bbbbb", "restoring iter_8.pth: 41%"]]);
+    const s = stateOf(job({ active: 1 }), [replacement], [], [], preparing);
     expect(s.status).toMatchObject({ restarts: 1, retriesUsed: 0, retries: 10 });
     expect(s.status.phase).toBe("Restoring");
   });
@@ -225,18 +231,35 @@ describe("a multi-node run fails as soon as its child Job says so", () => {
 });
 
 describe("phases move forward", () => {
-  test("between the restore and the trainer's start the run is still Restoring, not Starting", () => {
+  test("while prepare restores beside the running trainer the run is Restoring; then Training", () => {
     const p = pod(
       "exp-0-aaaaa",
       "2026-11-30T10:00:00Z",
       {},
       {
-        phase: "Pending",
-        initContainerStatuses: [{ name: "restore", state: { terminated: { exitCode: 0 } } }],
-        containerStatuses: [trainer({ waiting: { reason: "ContainerCreating" } })],
+        phase: "Running",
+        initContainerStatuses: [
+          { name: "prepare", state: { running: {} } },
+          { name: "snapshot", state: { running: {} } },
+        ],
+        containerStatuses: [trainer({ running: {} })],
       },
     );
-    expect(stateOf(job({ active: 1 }), [p], []).status.phase).toBe("Restoring");
+    const preparing = new Map([["exp-0-aaaaa", "restoring iter_8.pth: 41% 135/330 MB"]]);
+    const restoring = stateOf(job({ active: 1 }), [p], [], [], preparing).status;
+    expect(restoring.phase).toBe("Restoring");
+    expect(restoring.reason).toContain("restoring iter_8.pth: 41%");
+    expect(stateOf(job({ active: 1 }), [p], []).status.phase).toBe("Training");
+  });
+
+  test("the prepare sidecar's last line tells work from done", () => {
+    expect(preparingFromLog("restoring iter_8.pth: 41% 135/330 MB")).toBe(true);
+    expect(preparingFromLog("fetch-dataset: fetched 120/800 files")).toBe(true);
+    expect(preparingFromLog("prepared in 3.1 s: training may start")).toBe(false);
+    expect(
+      preparingFromLog("prepare failed at restore (exit 2); the trainer stops with its code"),
+    ).toBe(false);
+    expect(preparingFromLog("")).toBe(false);
   });
 
   test("after the trainer finished and before the Job is Complete the run is still Training", () => {

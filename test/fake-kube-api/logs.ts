@@ -37,6 +37,13 @@ export class LogStore {
     return (this.instances.get(key(ns, pod, container))?.length ?? 0) > 0;
   }
 
+  /** The current instance's last line ("" when none): what `kubectl logs --tail=1` shows. */
+  lastLine(ns: string, pod: string, container: string): string {
+    const list = this.instances.get(key(ns, pod, container)) ?? [];
+    const lines = list[list.length - 1]?.lines ?? [];
+    return lines[lines.length - 1]?.text ?? "";
+  }
+
   hasPrevious(ns: string, pod: string, container: string): boolean {
     return (this.instances.get(key(ns, pod, container))?.length ?? 0) > 1;
   }

@@ -194,13 +194,6 @@ const terminated = (name: string, exitCode: number, reason: string): JsonObject 
   restartCount: 0,
   state: { terminated: { exitCode, reason, startedAt: now(), finishedAt: now() } },
 });
-const waiting = (name: string, reason: string, message?: string): JsonObject => ({
-  name,
-  ready: false,
-  restartCount: 0,
-  state: { waiting: { reason, ...(message ? { message } : {}) } },
-});
-
 /** The pod cannot be scheduled (no GPU node yet: Karpenter is adding one). */
 export function podUnschedulable(
   fake: FakeKubeApi,
@@ -216,35 +209,28 @@ export function podUnschedulable(
   });
 }
 
-/** Init containers done up to `restore`, which is running. */
+/** The log line the prepare sidecar ends with once the dataset and checkpoint are in
+ * (images/checkpoint-agent/src/prepare.ts); while it is at work, its last line is progress. */
+export const PREPARED_LINE = "prepared in 3.1 s: training may start";
+export const RESTORING_LINE = "restoring iter_8.pth: 41% 135/330 MB, 88.2 MB/s";
+
+/**
+ * The prepare sidecar is still fetching and restoring. As the kubelet runs native sidecars,
+ * every container already runs: the pod is Running and Ready (what Kueue's waitForPodsReady
+ * counts) while the trainer imports and builds its model, waiting for prepare's verdict.
+ */
 export function podRestoring(fake: FakeKubeApi, ns: string, pod: string): void {
-  const p0 = fake.get("v1", "Pod", ns, pod) as JsonObject;
-  const inits = containerNames(p0, "initContainers");
-  const at = inits.indexOf("restore");
-  setPod(fake, ns, pod, (p) => {
-    p.status = {
-      phase: "Pending",
-      conditions: [
-        cond("PodScheduled", "True", ""),
-        cond("Initialized", "False", "ContainersNotInitialized"),
-      ],
-      initContainerStatuses: inits.map((c, i) =>
-        i < at
-          ? isSidecar(p0, c)
-            ? running(c)
-            : terminated(c, 0, "Completed")
-          : i === at
-            ? running(c)
-            : waiting(c, "PodInitializing"),
-      ),
-      containerStatuses: containerNames(p0, "containers").map((c) => waiting(c, "PodInitializing")),
-    };
-  });
-  for (const [i, c] of inits.entries()) if (i <= at) fake.startContainer(ns, pod, c);
+  allRunning(fake, ns, pod);
+  fake.writeLog(ns, pod, "prepare", `fetch-dataset: fetched 120/800 files\n${RESTORING_LINE}\n`);
 }
 
 /** Every container running: the trainer trains, the snapshot sidecar watches. */
 export function podTraining(fake: FakeKubeApi, ns: string, pod: string): void {
+  allRunning(fake, ns, pod);
+  fake.writeLog(ns, pod, "prepare", `${PREPARED_LINE}\n`);
+}
+
+function allRunning(fake: FakeKubeApi, ns: string, pod: string): void {
   const p0 = fake.get("v1", "Pod", ns, pod) as JsonObject;
   const inits = containerNames(p0, "initContainers");
   setPod(fake, ns, pod, (p) => {

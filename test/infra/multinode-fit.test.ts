@@ -139,8 +139,8 @@ describe("examples/multinode-2x8-faster-rcnn.yaml", () => {
   it("does not fit the small example stack, and the check says why", () => {
     expect(problems(stack("Pulumi.dev.yaml"))).toEqual([
       "needs 16 on-demand GPUs, the cohort has 2",
-      "needs 160.5 CPU quota",
-      "needs 1024.5 GiB quota",
+      "needs 161 CPU quota",
+      "needs 1025 GiB quota",
     ]);
   });
 });

@@ -59,12 +59,27 @@ describe("buildLocalPlan", () => {
     const work = "/state/runs/quickstart/work";
     const uri = "s3://yunshi-local/local/quickstart/";
     expect(plan.checkpointUri).toBe(uri);
-    // A local dataset replaces the fetch-dataset init container.
-    expect(plan.init.map((p) => p.name)).toEqual(["restore"]);
-    expect(plan.init[0]!.argv).toEqual([...agentPrefix, ...AgentCommand.restore(work, uri)]);
+    const verdict = "/state/runs/quickstart/status/prepared.json";
+    // A local dataset is read in place: prepare only restores, then exits (the pod's idles).
+    expect(plan.prepare.name).toBe("prepare");
+    expect(plan.prepare.argv).toEqual([
+      ...agentPrefix,
+      "prepare",
+      "--uri",
+      uri,
+      "--work-dir",
+      work,
+      "--verdict",
+      verdict,
+      "--exit-when-done",
+    ]);
+    expect(plan.prepareVerdict).toBe(verdict);
+    expect(plan.main.env[LauncherEnv.prepareVerdict]).toBe(verdict);
     expect(plan.sidecar.argv).toEqual([
       ...agentPrefix,
       ...AgentCommand.snapshot(work, uri, 2, "coco/bbox_mAP_50"),
+      "--after",
+      verdict,
       "--interval",
       LOCAL_SNAPSHOT_POLL_SECONDS,
     ]);
@@ -72,7 +87,7 @@ describe("buildLocalPlan", () => {
     expect(finalSyncArgv(plan.sidecar)).toEqual([...plan.sidecar.argv, "--once"]);
     expect(plan.notes.join("\n")).toContain("no fetch");
     // No pod path survives anywhere in the plan.
-    const all = JSON.stringify([plan.init, plan.sidecar, plan.main]);
+    const all = JSON.stringify([plan.prepare, plan.sidecar, plan.main]);
     expect(all).not.toContain("/yunshi/");
   });
 
@@ -98,7 +113,7 @@ describe("buildLocalPlan", () => {
 
   it("points the agents at the store, path-style, with the embedded store's keys", async () => {
     const plan = buildLocalPlan(await input());
-    for (const p of [...plan.init, plan.sidecar]) {
+    for (const p of [plan.prepare, plan.sidecar]) {
       expect(p.env).toMatchObject({
         AWS_ENDPOINT_URL_S3: "http://127.0.0.1:4568",
         YUNSHI_S3_FORCE_PATH_STYLE: "true",
@@ -124,10 +139,17 @@ describe("buildLocalPlan", () => {
       dataset: { ...base.experiment.dataset, uri: "s3://team/ds/q/" },
     };
     const plan = buildLocalPlan({ ...base, experiment });
-    expect(plan.init.map((p) => p.name)).toEqual(["fetch-dataset", "restore"]);
-    expect(plan.init[0]!.argv.slice(agentPrefix.length)).toEqual(
-      AgentCommand.fetch("s3://team/ds/q/", "/state/runs/quickstart/data"),
-    );
+    expect(plan.prepare.argv.slice(agentPrefix.length)).toEqual([
+      ...AgentCommand.prepare({
+        dataset: { uri: "s3://team/ds/q/", dest: "/state/runs/quickstart/data" },
+        restore: {
+          uri: "s3://yunshi-local/local/quickstart/",
+          workDir: "/state/runs/quickstart/work",
+        },
+        verdict: "/state/runs/quickstart/status/prepared.json",
+      }),
+      "--exit-when-done",
+    ]);
     expect(plan.configText).toContain("data_root = '/state/runs/quickstart/data/'");
   });
 

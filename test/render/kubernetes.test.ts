@@ -17,6 +17,7 @@ import {
   doNotRetryExitCodes,
   LauncherEnv,
   PodPaths,
+  PrepareFailureExit,
 } from "../../jobs/pod-contract.ts";
 import {
   durationSeconds,
@@ -207,17 +208,44 @@ describe("single node: an Indexed Job and a headless Service", () => {
     expect(Number(env[LauncherEnv.graceSeconds])).toBeLessThan(pod.terminationGracePeriodSeconds!);
   });
 
-  it("wires the checkpoint protocol: fetch → restore → native snapshot sidecar, shared work dir", () => {
+  it("wires the checkpoint protocol: prepare and snapshot as native sidecars beside the trainer", () => {
     const init = pod.initContainers!;
-    expect(init.map((c) => c.name)).toEqual(["fetch-dataset", "restore", "snapshot"]);
+    expect(init.map((c) => c.name)).toEqual(["prepare", "snapshot"]);
     const uri = "s3://yunshi-checkpoints/team-a/unit-test/";
-    expect(init[1]!.args).toEqual(AgentCommand.restore(PodPaths.workDir, uri));
-    expect(init[2]!.args).toEqual(AgentCommand.snapshot(PodPaths.workDir, uri, 3));
-    expect(init[2]!.restartPolicy).toBe("Always");
-    expect(init[0]!.restartPolicy).toBeUndefined();
-    for (const c of [init[1]!, init[2]!, trainerOf(template)]) {
+    expect(init[0]!.args).toEqual(
+      AgentCommand.prepare({
+        dataset: { uri: "s3://bucket/datasets/x/", dest: PodPaths.dataDir },
+        restore: { uri, workDir: PodPaths.workDir },
+        verdict: PodPaths.prepareVerdict,
+      }),
+    );
+    // The snapshot sidecar watches the work dir only once restore is over.
+    expect(init[1]!.args).toEqual([
+      ...AgentCommand.snapshot(PodPaths.workDir, uri, 3),
+      "--after",
+      PodPaths.prepareVerdict,
+    ]);
+    // Both sidecars: the trainer starts at once (imports, model build) and the pod is Ready
+    // for Kueue's waitForPodsReady while the dataset still downloads.
+    expect(init.map((c) => c.restartPolicy)).toEqual(["Always", "Always"]);
+    // No probe on any container: a probe would hold the pod's Ready condition back.
+    for (const c of [...init, ...pod.containers])
+      expect([c.readinessProbe, c.startupProbe], c.name).toEqual([undefined, undefined]);
+    const trainer = trainerOf(template);
+    expect(trainer.env).toContainEqual({
+      name: LauncherEnv.prepareVerdict,
+      value: PodPaths.prepareVerdict,
+    });
+    for (const c of [init[0]!, init[1]!, trainer]) {
       expect(c.volumeMounts!.find((m) => m.name === "work")!.mountPath).toBe(PodPaths.workDir);
+      expect(c.volumeMounts!.find((m) => m.name === "status")!.mountPath).toBe(PodPaths.statusDir);
     }
+    // Only prepare writes the verdict.
+    expect(
+      [init[0]!, init[1]!, trainer].map(
+        (c) => c.volumeMounts!.find((m) => m.name === "status")!.readOnly === true,
+      ),
+    ).toEqual([false, true, true]);
   });
 
   it("is hardened: non-root, no escalation, no capabilities, read-only root, argv only", () => {
@@ -329,28 +357,40 @@ describe("several nodes: a JobSet that restarts the group", () => {
 });
 
 describe("variants", () => {
-  it("fetches s3:// pretrained weights in an init container", () => {
+  it("fetches s3:// pretrained weights in the prepare sidecar", () => {
     const [t] = templates(renderPatch({ model: { pretrained: "s3://bucket/w/model.pth" } }));
-    const names = t!.spec!.initContainers!.map((c) => c.name);
-    expect(names).toEqual(["fetch-dataset", "fetch-pretrained", "restore", "snapshot"]);
-    expect(t!.spec!.initContainers![1]!.args).toEqual(
-      AgentCommand.fetch("s3://bucket/w/model.pth", PodPaths.pretrainedDir),
-    );
+    const prepare = t!.spec!.initContainers!.find((c) => c.name === "prepare")!;
+    const args = prepare.args!;
+    expect(
+      args.slice(args.indexOf("--pretrained-uri"), args.indexOf("--pretrained-uri") + 4),
+    ).toEqual([
+      "--pretrained-uri",
+      "s3://bucket/w/model.pth",
+      "--pretrained-dir",
+      PodPaths.pretrainedDir,
+    ]);
+    expect(prepare.volumeMounts!.map((m) => m.name)).toContain("pretrained");
+    const [plain] = templates(renderPatch({}));
+    expect(plain!.spec!.initContainers![0]!.args).not.toContain("--pretrained-uri");
   });
 
-  it("fails the Job at once on an agent's invalid-input exit, in every agent init container it has", () => {
-    const failJobContainers = (objects: ReturnType<typeof renderPatch>): (string | undefined)[] =>
+  it("fails the Job at once when a prepare step meets input a retry cannot fix", () => {
+    const rules = (objects: ReturnType<typeof renderPatch>) =>
       objects
         .filter((o) => o.kind === "Job")
         .flatMap((o) => o.spec!.podFailurePolicy!.rules)
-        .filter((r) => r.action === "FailJob" && r.onExitCodes?.values.includes(2))
-        .map((r) => r.onExitCodes?.containerName);
-    // fetch-pretrained exists only for s3:// weights; a rule may name only a container
-    // the pod has (API validation), so it comes and goes with the container.
-    expect(
-      failJobContainers(renderPatch({ model: { pretrained: "s3://bucket/w/model.pth" } })),
-    ).toEqual(["fetch-dataset", "fetch-pretrained", "restore"]);
-    expect(failJobContainers(renderPatch({}))).toEqual(["fetch-dataset", "restore"]);
+        .filter((r) => r.action === "FailJob" && r.onExitCodes !== undefined);
+    // A failed step reaches the pod as the trainer's exit code (the sidecar's exit does not
+    // fail a pod): every step's code is in the trainer's do-not-retry rule.
+    for (const objects of [
+      renderPatch({}),
+      renderPatch({ model: { pretrained: "s3://bucket/w/model.pth" } }),
+    ]) {
+      const failJob = rules(objects);
+      expect(failJob.map((r) => r.onExitCodes!.containerName)).toEqual(["trainer"]);
+      for (const code of Object.values(PrepareFailureExit))
+        expect(failJob[0]!.onExitCodes!.values).toContain(code);
+    }
     // The agent's reason (e.g. a corrupt manifest) reaches the pod status.
     const [t] = templates(renderPatch({}));
     for (const c of t!.spec!.initContainers!) {
@@ -384,8 +424,8 @@ describe("variants", () => {
       specHash: loaded.specHash,
       version: "0.1.0",
     });
-    const restore = templates(objects)[0]!.spec!.initContainers!.find((c) => c.name === "restore")!;
-    expect(envOf(restore)).toMatchObject({
+    const prepare = templates(objects)[0]!.spec!.initContainers!.find((c) => c.name === "prepare")!;
+    expect(envOf(prepare)).toMatchObject({
       AWS_ENDPOINT_URL_S3: "http://minio.minio:9000",
       YUNSHI_S3_FORCE_PATH_STYLE: "true",
       AWS_REGION: "us-west-2",

@@ -99,7 +99,7 @@ describe("user strings in the pod", () => {
       visibleGpus: 0,
       masterPort: 40001,
     });
-    const argv = plan.init.flatMap((p) => p.argv);
+    const argv = plan.prepare.argv;
     expect(argv).toContain(hostileUri);
     expect(argv).toContain(hostileWeights);
   });

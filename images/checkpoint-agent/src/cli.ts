@@ -1,6 +1,6 @@
 /**
  * Command-line surface: argv (jobs/pod-contract.ts AgentCommand) → validated options →
- * restore / snapshot / fetch. Human lines go to stderr, one final JSON line to stdout.
+ * prepare / restore / snapshot / fetch. Human lines go to stderr, one final JSON line to stdout.
  */
 import { setPriority } from "node:os";
 import { Command, CommanderError, Option } from "commander";
@@ -8,6 +8,8 @@ import { parseBestMetric, parseKeep } from "./checkpoint-names.ts";
 import { InputError } from "./errors.ts";
 import { runFetch } from "./fetch.ts";
 import { checkReadableDir, runPush } from "./push.ts";
+import { idleUntil, runPrepare } from "./prepare.ts";
+import { waitForFile } from "./wait-for-file.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { LogFn } from "./progress.ts";
 import { runRestore } from "./restore.ts";
@@ -35,6 +37,8 @@ export interface CliContext {
   readonly out: (line: string) => void;
   readonly stop: AbortSignal;
   readonly abort: AbortSignal;
+  /** Nothing left to finish: a stop signal may end the process cleanly. */
+  readonly onIdle?: () => void;
   readonly onMultipart?: (store: ObjectStore, key: string, uploadId: string | undefined) => void;
 }
 
@@ -133,6 +137,10 @@ export function buildProgram(ctx: CliContext): Command {
       )
       .option("--interval <seconds>", "how often to poll last_checkpoint", "2")
       .option("--logs-interval <seconds>", "how often to sync logs and TensorBoard events", "30")
+      .option(
+        "--after <verdict-file>",
+        "start only once the prepare sidecar wrote its verdict (restore is over)",
+      )
       .addOption(new Option("--once", "one pass with the final-sync rules, then exit")),
   ).action(
     async (
@@ -143,6 +151,7 @@ export function buildProgram(ctx: CliContext): Command {
         interval: string;
         logsInterval: string;
         once?: boolean;
+        after?: string;
       },
     ) => {
       const loc = parseS3Uri(f.uri);
@@ -157,12 +166,18 @@ export function buildProgram(ctx: CliContext): Command {
         // One writer per manifest: MMEngine saves checkpoints on global rank 0 (node 0), and
         // two sidecars committing to the same LATEST.json would race.
         ctx.log(`${NODE_RANK_ENV}=${rank}: only node 0 snapshots; idling until stopped`);
-        await new Promise<void>((resolve) => {
-          if (ctx.stop.aborted) resolve();
-          else ctx.stop.addEventListener("abort", () => resolve(), { once: true });
-        });
+        await idleUntil(ctx.stop);
         ctx.out(JSON.stringify({ command: "snapshot", ok: true, idle: true, nodeRank: rank }));
         return;
+      }
+      if (f.after !== undefined) {
+        // Restore writes last_checkpoint and logs into the work dir: watching it before
+        // restore is over would upload what was just downloaded.
+        if (!(await waitForFile(f.after, ctx.stop))) {
+          ctx.log(`stopped before ${f.after} appeared: nothing was trained, nothing to upload`);
+          ctx.out(JSON.stringify({ command: "snapshot", ok: true, idle: true }));
+          return;
+        }
       }
       try {
         // Yield CPU to the trainer (its dataloader and its own checkpoint writes): uploads
@@ -188,6 +203,72 @@ export function buildProgram(ctx: CliContext): Command {
         onMultipart: (key, id) => ctx.onMultipart?.(store, key, id),
       });
       ctx.out(JSON.stringify({ command: "snapshot", ok: true, ...r }));
+    },
+  );
+
+  common(
+    program
+      .command("prepare")
+      .description(
+        "sidecar: fetch the dataset (and pretrained weights) and restore, all at once, write the verdict, then idle",
+      )
+      .option("--dataset-uri <s3-uri>", "the dataset (s3://BUCKET/PREFIX/)")
+      .option("--dataset-dir <dir>", "where the trainer reads the dataset")
+      .option("--pretrained-uri <s3-uri>", "s3:// pretrained weights")
+      .option("--pretrained-dir <dir>", "where the trainer reads them")
+      .requiredOption("--work-dir <dir>", "MMEngine work_dir (same absolute path as training)")
+      .requiredOption("--verdict <file>", "where to write the verdict the trainer waits for")
+      .addOption(
+        new Option("--exit-when-done", "exit after the verdict instead of idling (local runs)"),
+      ),
+  ).action(
+    async (
+      f: CommonFlags & {
+        datasetUri?: string;
+        datasetDir?: string;
+        pretrainedUri?: string;
+        pretrainedDir?: string;
+        workDir: string;
+        verdict: string;
+        exitWhenDone?: boolean;
+      },
+    ) => {
+      if ((f.pretrainedUri === undefined) !== (f.pretrainedDir === undefined))
+        throw new InputError("--pretrained-uri and --pretrained-dir go together");
+      // Without a dataset (a local run reading a directory in place) nothing is fetched.
+      if ((f.datasetUri === undefined) !== (f.datasetDir === undefined))
+        throw new InputError("--dataset-uri and --dataset-dir go together");
+      const transfer = transferFrom(f);
+      const ckpt = parseS3Uri(f.uri);
+      const fetchTask = async (flag: string, uri: string, dir: string) => {
+        const location = parseS3Uri(uri);
+        const dest = await checkDir(flag, dir, true);
+        return { store: storeFor(ctx, location, f, transfer), location, dest };
+      };
+      const dataset =
+        f.datasetUri === undefined || f.datasetDir === undefined
+          ? undefined
+          : await fetchTask("--dataset-dir", f.datasetUri, f.datasetDir);
+      const pretrained =
+        f.pretrainedUri === undefined || f.pretrainedDir === undefined
+          ? undefined
+          : await fetchTask("--pretrained-dir", f.pretrainedUri, f.pretrainedDir);
+      const workDir = await checkDir("--work-dir", f.workDir, true);
+      const r = await runPrepare({
+        ...(dataset === undefined ? {} : { dataset }),
+        ...(pretrained === undefined ? {} : { pretrained }),
+        restore: { store: storeFor(ctx, ckpt, f, transfer), prefix: prefixOf(ckpt), workDir },
+        verdictFile: f.verdict,
+        transfer,
+        log: ctx.log,
+      });
+      ctx.out(JSON.stringify({ command: "prepare", ...r, ok: r.verdict.ok }));
+      // A native sidecar that exits is restarted, and would prepare again: stay until the
+      // pod stops. The failure is the trainer's to report, with the step's exit code.
+      if (f.exitWhenDone !== true) {
+        ctx.onIdle?.();
+        await idleUntil(ctx.stop);
+      }
     },
   );
 

@@ -21,8 +21,14 @@ let inflight: { store: ObjectStore; key: string; uploadId: string } | undefined;
 // Only the sidecar has something to finish; restore and fetch stop at once (their partial
 // files carry a temp name and are never mistaken for complete ones).
 const graceful = process.argv[2] === "snapshot";
+// The prepare sidecar, once its verdict is written, only waits for the pod to stop.
+let idle = false;
 
 function onSignal(signal: NodeJS.Signals): void {
+  if (idle) {
+    stop.abort();
+    return;
+  }
   if (!graceful) {
     log(`${signal}: stopping; nothing partial is left under a final name`);
     process.exit(ExitCode.failed);
@@ -50,6 +56,9 @@ async function main(argv: readonly string[]): Promise<number> {
     out: (line) => process.stdout.write(`${line}\n`),
     stop: stop.signal,
     abort: abort.signal,
+    onIdle: () => {
+      idle = true;
+    },
     onMultipart: (store, key, uploadId) => {
       inflight = uploadId === undefined ? undefined : { store, key, uploadId };
     },

@@ -6,6 +6,7 @@ only the pod's environment variables, and checks what a pod would leave in its w
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -242,3 +243,54 @@ def test_sigterm_under_torchrun_stops_both_ranks_after_one_checkpoint(dataset, t
     assert checkpoint_meta(ckpt)["iter"] == iteration
     assert (probe / "rank-0.txt").read_text().split() == [ckpt] and not (probe / "rank-1.txt").exists()
     assert run.goodput()["attempts"][0]["outcome"] == "preempted"
+
+
+def test_builds_while_prepare_runs_then_resumes_from_what_it_restored(first_run, tmp_path):
+    """The pod's order since prepare became a sidecar: the trainer imports and builds the
+    Runner while the dataset and checkpoint arrive, waits for the verdict, then resumes."""
+    _, config = first_run
+    restored = first_run[0].work_dir / "iter_4.pth"
+    work = tmp_path / "work"
+    work.mkdir()
+    verdict = tmp_path / "status" / "prepared.json"
+    verdict.parent.mkdir()
+    run = launch(config, work, tmp_path / "run.log", YUNSHI_PREPARE_VERDICT=verdict)
+    # The Runner (model, hooks) is built, and the trainer waits for prepare's verdict.
+    wait_for(lambda: "ready to train; waiting for" in run.output(), RUN_TIMEOUT, run, "the wait")
+    time.sleep(1)
+    assert "Epoch(train)" not in run.output() and run.proc.poll() is None
+    # What restore does: place the checkpoint, then last_checkpoint, then the verdict.
+    (work / "iter_4.pth").write_bytes(restored.read_bytes())
+    (work / "last_checkpoint").write_text(str(work / "iter_4.pth"))
+    tmp = verdict.with_suffix(".tmp")
+    tmp.write_text('{"ok": true, "seconds": 12.5}')
+    tmp.rename(verdict)
+    assert run.wait(RUN_TIMEOUT) == 0, run.output()[-4000:]
+    out = run.output()
+    assert f"resume is decided after {verdict}" in out
+    waited = float(re.search(r"prepared \(waited ([\d.]+) s after the Runner was built\)", out).group(1))
+    assert waited >= 1.0
+    assert f"resuming from {work / 'iter_4.pth'}" in out
+    assert re.search(r"resumed epoch: \d+, iter: 4\b", out)
+    attempt = run.goodput()["attempts"][-1]
+    assert attempt["restore"] == {"found": True, "checkpoint": str(work / "iter_4.pth"), "used": True}
+
+
+@pytest.mark.parametrize(
+    "verdict, code, said",
+    [
+        ({"ok": False, "step": "restore", "exitCode": 2, "error": "LATEST.json is not JSON"}, 6, "(checkpoint)"),
+        ({"ok": False, "step": "fetch-dataset", "exitCode": 2, "error": "nothing found at s3://b/d/"}, 4, "(dataset)"),
+        ({"ok": False, "step": "restore", "exitCode": 1, "error": "503 SlowDown"}, 1, "a retry may fix it"),
+    ],
+    ids=["corrupt-manifest", "no-dataset", "network"],
+)
+def test_a_failed_prepare_step_exits_with_its_code(first_run, tmp_path, verdict, code, said):
+    _, config = first_run
+    path = tmp_path / "prepared.json"
+    path.write_text(json.dumps(verdict))
+    run = launch(config, tmp_path / "work", tmp_path / "run.log", YUNSHI_PREPARE_VERDICT=path)
+    assert run.wait(RUN_TIMEOUT) == code, run.output()[-4000:]
+    out = run.output()
+    assert said in out and verdict["error"] in out
+    assert "Epoch(train)" not in out
