@@ -62,7 +62,17 @@ function nodeBinary(spec: string): NodeBinary {
 }
 const nodes: NodeBinary[] = [];
 for (const spec of values.node ?? [process.execPath, "22"]) {
-  const n = nodeBinary(spec);
+  let n: NodeBinary;
+  try {
+    n = nodeBinary(spec);
+  } catch (err) {
+    // Only the default Node 22 may be missing (offline, no npx cache): say so and go on.
+    if (values.node !== undefined) throw err;
+    process.stderr.write(
+      `bench:cli: no Node ${spec} here (${String(err)}); measuring without it\n`,
+    );
+    continue;
+  }
   if (!nodes.some((m) => m.version === n.version)) nodes.push(n);
 }
 
