@@ -89,11 +89,13 @@ const fifty = Array.from({ length: 50 }, (_, i) => {
 // The code cache of this run only: the warm-up round writes it, the rounds read it.
 const codeCacheDir = join(work, "code-cache");
 
-/** The last commit whose bin/yunshi.js ran the bundle without bin/run-bundle.js. */
+/** The tree just before bin/run-bundle.js (the CommonJS bundle and its code cache) came. */
 function lastCommitBeforeCodeCache(): string | undefined {
-  return git("log", "--format=%H", "-n", "200", "--", "bin/yunshi.js")
+  const added = git("log", "--diff-filter=A", "--format=%H", "--", "bin/run-bundle.js")
     .split("\n")
-    .find((c) => c !== "" && !git("show", `${c}:bin/yunshi.js`).includes("run-bundle"));
+    .filter((c) => c !== "")
+    .at(-1);
+  return added === undefined ? undefined : `${added}^`;
 }
 
 /** The CLI at an older commit, built and runnable from a temporary directory. */
