@@ -20,6 +20,32 @@ import { apiVersions, charts } from "./versions.ts";
 export { KUEUE_COHORT, flavorName, type CapacityType } from "./platform-objects/kueue-objects.ts";
 export const KUEUE_NAMESPACE = "kueue-system";
 
+/**
+ * Gang admission's safety net. Without it two multi-node jobs can each hold half the GPUs
+ * and deadlock: a workload whose pods are not all Ready in time is evicted and requeued.
+ *
+ * - The timeout covers a GPU node's cold start (Karpenter launch + a large image pull). It
+ *   need not cover fetching the dataset or restoring the checkpoint: those run in the
+ *   prepare sidecar beside the trainer, so a pod is Ready once its containers run
+ *   (jobs/render/pod-template.ts); a run still downloading is never evicted for it.
+ * - `backoffLimitCount`: a run whose pods never become Ready (no capacity of its kind for
+ *   hours, an image that never pulls) is deactivated after this many requeues instead of
+ *   being requeued for ever; `yunshi status` reports it as Failed with Kueue's reason.
+ *   Backoffs of 60 s, 120 s, 240 s between the attempts: about 65 minutes in all.
+ */
+export function kueueWaitForPodsReady(): Record<string, unknown> {
+  return {
+    timeout: "20m",
+    blockAdmission: false,
+    requeuingStrategy: {
+      timestamp: "Eviction",
+      backoffBaseSeconds: 60,
+      backoffMaxSeconds: 1800,
+      backoffLimitCount: 3,
+    },
+  };
+}
+
 /** The controller manager's Configuration (replaces the chart's default file). */
 export function kueueManagerConfig(): Record<string, unknown> {
   return {
@@ -43,14 +69,7 @@ export function kueueManagerConfig(): Record<string, unknown> {
     // Only jobs that name a queue are managed; the platform's namespaces always do.
     manageJobsWithoutQueueName: false,
     integrations: { frameworks: ["batch/job", "jobset.x-k8s.io/jobset"] },
-    // Without gang admission two multi-node jobs can each hold half the GPUs and deadlock:
-    // a workload that cannot get all its pods running in time is evicted and requeued.
-    // The timeout covers a GPU node cold start (Karpenter launch + large image pull).
-    waitForPodsReady: {
-      timeout: "20m",
-      blockAdmission: false,
-      requeuingStrategy: { timestamp: "Eviction", backoffBaseSeconds: 60, backoffMaxSeconds: 1800 },
-    },
+    waitForPodsReady: kueueWaitForPodsReady(),
     // Presence enables fair sharing between ClusterQueues of the cohort (weights per team).
     fairSharing: { preemptionStrategies: ["LessThanOrEqualToFinalShare", "LessThanInitialShare"] },
   };

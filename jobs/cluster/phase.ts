@@ -333,6 +333,26 @@ function queuedReason(kw: KubeObject | undefined): string {
   return `waiting for quota in queue ${queue ?? "?"}`;
 }
 
+/**
+ * Why Kueue deactivated the run, when it did: most often the requeuing limit of
+ * waitForPodsReady (infra/kueue.ts), after the run's pods were not all Ready in time again
+ * and again (no capacity of its kind, an image that does not pull).
+ */
+function deactivationReason(kw: KubeObject | undefined): string | undefined {
+  if (kw === undefined || obj(kw.spec).active !== false) return undefined;
+  const evicted = conditions(kw).find((c) => c.type === "Evicted" && c.status === "True");
+  const requeues = num(obj(obj(kw.status).requeueState).count);
+  const why = evicted
+    ? ` (${evicted.reason ?? ""}${evicted.message ? `: ${evicted.message}` : ""})`
+    : "";
+  const notReady = /RequeuingLimitExceeded|re-queuing/i.test(
+    `${evicted?.reason ?? ""} ${evicted?.message ?? ""}`,
+  );
+  return notReady
+    ? `Kueue deactivated it${why}: its pods were not all Ready within the platform's waitForPodsReady timeout${requeues === undefined ? "" : ` after ${requeues} requeue(s)`}; look for pods that cannot be scheduled or images that do not pull, then submit again`
+    : `Kueue deactivated it${why}; submit again to retry`;
+}
+
 /** Position among the pending Workloads of one LocalQueue, in Kueue's order (priority, then age). */
 export function queuePosition(kw: KubeObject, all: readonly KubeObject[]): number | undefined {
   const queue = str(obj(kw.spec).queueName);
@@ -391,6 +411,10 @@ export function derivePhase(input: PhaseInput): PhaseResult {
             decided.message ??
             "a pod failed with an exit code that retrying cannot fix"),
     );
+
+  // Deactivated (spec.active false): Kueue will not admit it again, so it is not Queued.
+  const deactivated = deactivationReason(input.kueueWorkload);
+  if (deactivated !== undefined) return result("Failed", deactivated);
 
   if (kind.suspended(w)) {
     const kw = input.kueueWorkload;

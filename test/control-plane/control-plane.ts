@@ -368,6 +368,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
     const logFiles = {
       trainer: file("trainer.log", ""),
+      // Empty: status reads the last line; none means prepare is done (Training).
+      prepare: file("prepare.log", ""),
       snapshot: file("snapshot.log", ""),
     };
     const kwokConfig = file(

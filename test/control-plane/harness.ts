@@ -31,7 +31,7 @@ export interface Session {
   /** The CLI as alice, the team member. */
   yunshi(...argv: string[]): Promise<CliResult>;
   /** Append lines to a container's log as kwok serves it. */
-  log(container: "trainer" | "snapshot", ...lines: string[]): void;
+  log(container: "trainer" | "snapshot" | "prepare", ...lines: string[]): void;
   pods(experiment: string): Promise<Obj[]>;
   waitFor<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
 }

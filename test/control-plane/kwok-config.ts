@@ -1,11 +1,14 @@
 /**
  * kwok's configuration for the test cluster: node stages from kwok's own kustomize (copied by
  * build.sh), and pod stages written here so that a test decides how each pod ends. A pod on a
- * kwok node is created, runs its init containers, runs, and then stays Running (training)
- * until the test says otherwise with annotations:
- *   - its init containers (fetch the dataset, restore the checkpoint) run until
- *     `test.yunshi.dev/init-done: "true"`, so a test sees Restoring, and Kueue sees a pod
- *     that is not Ready, for as long as it wants;
+ * kwok node is created, starts its containers as the kubelet does, and then stays Running
+ * (training) until the test says otherwise with annotations:
+ *   - native sidecars (init containers with restartPolicy Always: prepare, snapshot) start
+ *     and keep running, and do not hold the main containers back: a pod with sidecars only
+ *     is Initialized, Running and Ready at once;
+ *   - regular init containers (an export Job's fetch and export steps) run until
+ *     `test.yunshi.dev/init-done: "true"`, and Kueue sees a pod that is not Ready for as
+ *     long as the test wants;
  *   - `test.yunshi.dev/exit-code: "N"` ends its containers with exit code N (0: Succeeded,
  *     else Failed), as a trainer exiting with the pod contract's codes would.
  * Deleting a pod (eviction, preemption, the taint manager, cancel) terminates it the way a
@@ -38,6 +41,29 @@ const podStage = (name: string, matchExpressions: object[], next: object) => ({
     next,
   },
 });
+
+/** jq: the names of regular (not sidecar) init containers; none for a sidecars-only pod. */
+const regularInit = {
+  key: '.spec.initContainers.[] | select( .restartPolicy != "Always" ) | .name',
+};
+/** An init container's status once regular init containers are done: sidecars keep running. */
+const initDoneStatus = (now: string) => `
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: {{ if .restartPolicy }}true{{ else }}false{{ end }}
+        restartCount: 0
+        started: {{ if .restartPolicy }}true{{ else }}false{{ end }}
+        state:
+        {{ if .restartPolicy }}
+          running:
+            startedAt: ${now}
+        {{ else }}
+          terminated:
+            exitCode: 0
+            reason: Completed
+            startedAt: ${now}
+            finishedAt: ${now}
+        {{ end }}`;
 
 const containerStatus = (state: string, ready: boolean) => `
       - image: {{ .image | Quote }}
@@ -88,12 +114,35 @@ const podStages = [
       notDeleting,
       { key: ".status.phase", operator: "In", values: ["Pending"] },
       { key: ".status.initContainerStatuses.[].state.waiting.reason", operator: "Exists" },
+      { ...regularInit, operator: "Exists" },
     ],
     {
       statusTemplate: `
       {{ $now := Now }}
       initContainerStatuses:
       {{ range .spec.initContainers }}${containerStatus("          running:\n            startedAt: {{ $now | Quote }}", true)}
+      {{ end }}
+`,
+    },
+  ),
+  // Only sidecars: the kubelet starts each (no startup probe) and moves on at once.
+  podStage(
+    "pod-sidecars-started",
+    [
+      notDeleting,
+      { key: ".status.phase", operator: "In", values: ["Pending"] },
+      { key: ".status.initContainerStatuses.[].state.waiting.reason", operator: "Exists" },
+      { ...regularInit, operator: "DoesNotExist" },
+    ],
+    {
+      statusTemplate: `
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Initialized
+      initContainerStatuses:
+      {{ range .spec.initContainers }}${initDoneStatus("{{ $now | Quote }}")}
       {{ end }}
 `,
     },
@@ -114,7 +163,7 @@ const podStages = [
         status: "True"
         type: Initialized
       initContainerStatuses:
-      {{ range .spec.initContainers }}${containerStatus("          terminated:\n            exitCode: 0\n            reason: Completed\n            startedAt: {{ $now | Quote }}\n            finishedAt: {{ $now | Quote }}", false)}
+      {{ range .spec.initContainers }}${initDoneStatus("{{ $now | Quote }}")}
       {{ end }}
 `,
     },

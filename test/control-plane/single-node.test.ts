@@ -58,9 +58,13 @@ async function annotatePods(s: Session, name: string, annotations: Record<string
     });
 }
 
-/** Let the init containers of the experiment's current pods finish. */
-const finishInit = (s: Session, name: string) =>
-  annotatePods(s, name, { [TestAnnotations.initDone]: "true" });
+/**
+ * The prepare sidecar's log, as `status` reads it (its last line): kwok serves one log file
+ * per container name to every pod, so these lines speak for every running pod at once.
+ */
+const RESTORING_LINE = "restoring iter_8.pth: 41% 135/330 MB, 88.2 MB/s";
+const startRestoring = (s: Session) => s.log("prepare", RESTORING_LINE);
+const finishPrepare = (s: Session) => s.log("prepare", "prepared in 3.1 s: training may start");
 
 describeOnControlPlane("one-node runs on a real control plane", (session) => {
   const spec = (name: string, edit: (x: Record<string, unknown>) => void = () => {}) =>
@@ -135,11 +139,15 @@ describeOnControlPlane("one-node runs on a real control plane", (session) => {
     ).toBeGreaterThanOrEqual(16 * 1024 * 0.9);
   });
 
-  test("status walks Restoring → Training as the init containers finish", async () => {
+  test("status walks Restoring → Training as the prepare sidecar finishes beside the trainer", async () => {
     const s = session();
+    startRestoring(s);
     const restoring = await waitPhase(s, "frcnn-a", "Restoring");
-    expect(restoring.reason).toMatch(/restoring the last checkpoint/);
-    await finishInit(s, "frcnn-a");
+    expect(restoring.reason).toMatch(/restoring the last checkpoint in frcnn-a-0-\w+ .*41%/);
+    // The pod is Ready while prepare works: what Kueue's waitForPodsReady counts.
+    const [pod] = await livePods(s, "frcnn-a");
+    expect(cond(pod, "Ready")).toBeDefined();
+    finishPrepare(s);
     const training = await waitPhase(s, "frcnn-a", "Training");
     expect(training.restarts).toBe(0);
   });
@@ -173,12 +181,13 @@ describeOnControlPlane("one-node runs on a real control plane", (session) => {
       /checkpoints are kept: s3:\/\/acme-training\/vision\/frcnn-a\/checkpoints\//,
     );
     expect(await s.cp.admin.get("batch/v1", "Job", NS, "frcnn-a")).toBeUndefined();
+    startRestoring(s);
     await waitPhase(s, "frcnn-b", "Restoring");
   });
 
   test("preemption: Interrupted → Restarting, the restart counted, no retry used", async () => {
     const s = session();
-    await finishInit(s, "frcnn-b");
+    finishPrepare(s);
     await waitPhase(s, "frcnn-b", "Training");
     const [victim] = await livePods(s, "frcnn-b");
     // What Karpenter's drain does on a spot interruption: the Eviction API.
@@ -189,7 +198,6 @@ describeOnControlPlane("one-node runs on a real control plane", (session) => {
       return (await livePods(s, "frcnn-b")).find((p) => p.metadata.name !== victim!.metadata.name);
     });
     expect(replaced).toBeDefined();
-    await finishInit(s, "frcnn-b");
     const after = await waitPhase(s, "frcnn-b", "Training");
     expect([...seen].some((p) => p === "Interrupted" || p === "Restarting")).toBe(true);
     expect(after.restarts).toBe(1);
@@ -218,8 +226,9 @@ describeOnControlPlane("one-node runs on a real control plane", (session) => {
     );
     const after = await s.cp.admin.get("batch/v1", "Job", NS, "frcnn-b");
     expect(after?.metadata.uid).not.toBe(before?.metadata.uid);
+    startRestoring(s);
     await waitPhase(s, "frcnn-b", "Restoring");
-    await finishInit(s, "frcnn-b");
+    finishPrepare(s);
     await waitPhase(s, "frcnn-b", "Training");
     await annotatePods(s, "frcnn-b", { [TestAnnotations.exitCode]: "0" });
     await waitPhase(s, "frcnn-b", "Succeeded");
