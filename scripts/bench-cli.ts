@@ -21,7 +21,8 @@
  * --node takes a path to a node binary or a major version (fetched with `npx -y node@N`);
  * without it: the Node running this script and Node 22.
  * Wall-time ratios are the goal; on a loaded machine they swing with the scheduler, so the
- * CPU-time ratio (user + system, GNU time) is printed beside them.
+ * CPU-time ratio (user + system, from wait4 through python3, else GNU time) is printed
+ * beside them.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
@@ -158,12 +159,30 @@ const cases: Case[] = [
     : []),
 ];
 
-/** Wall and CPU seconds of one run; CPU from GNU time when the machine has it. */
+/**
+ * Wall and CPU seconds of one run. With python3 a small
+ * wrapper forks, execs the command and reads its rusage from wait4: wall from the fork to
+ * the exit, CPU (user + system) to the microsecond, neither counting the wrapper's own start.
+ * Without it: wall around spawnSync and CPU from GNU time (10 ms steps), or none.
+ */
+const RUSAGE_WRAPPER = `
+import os, sys, time
+t = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t
+sys.stderr.write("@@rusage %.6f %.6f\\n" % (wall, ru.ru_utime + ru.ru_stime))
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+const python = spawnSync("python3", ["-c", "0"]).status === 0 ? "python3" : undefined;
 const gnuTime = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 let coldCaches = 0;
 function measure(node: NodeBinary, c: Case): { wall: number; cpu: number | undefined } {
   const argv = [node.path, ...c.args];
-  if (gnuTime !== undefined) argv.unshift(gnuTime, "-f", "@@cpu %U %S");
+  if (python !== undefined) argv.unshift(python, "-c", RUSAGE_WRAPPER);
+  else if (gnuTime !== undefined) argv.unshift(gnuTime, "-f", "@@cpu %U %S");
   const cacheDir = c.coldCache ? join(work, `cold-${coldCaches++}`) : codeCacheDir;
   const t0 = performance.now();
   const r = spawnSync(argv[0] ?? node.path, argv.slice(1), {
@@ -172,12 +191,14 @@ function measure(node: NodeBinary, c: Case): { wall: number; cpu: number | undef
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, YUNSHI_CODE_CACHE_DIR: cacheDir, ...c.env },
   });
-  const wall = (performance.now() - t0) / 1000;
+  const spawnWall = (performance.now() - t0) / 1000;
   if (r.status !== 0)
     throw new Error(`${c.name} (${node.version}) exited ${r.status}:\n${r.stderr}`);
   if (c.coldCache) rmSync(cacheDir, { recursive: true, force: true });
+  const ru = /@@rusage ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  if (ru) return { wall: Number(ru[1]), cpu: Number(ru[2]) };
   const m = /@@cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
-  return { wall, cpu: m ? Number(m[1]) + Number(m[2]) : undefined };
+  return { wall: spawnWall, cpu: m ? Number(m[1]) + Number(m[2]) : undefined };
 }
 
 const median = (xs: number[]): number => {
@@ -216,9 +237,9 @@ for (let round = 0; round < runs; round++) {
       s?.wall.push(r.wall);
       s?.ratio.push(r.wall / (base?.wall ?? NaN));
       if (r.cpu !== undefined) s?.cpu.push(r.cpu);
-      // GNU time counts in 10 ms steps: a floor of 10 ms keeps the ratio finite.
+      // GNU time counts in 10 ms steps: a floor of 10 ms keeps its ratio finite.
       if (r.cpu !== undefined && base?.cpu !== undefined)
-        s?.cpuRatio.push(r.cpu / Math.max(base.cpu, 0.01));
+        s?.cpuRatio.push(r.cpu / Math.max(base.cpu, python === undefined ? 0.01 : 1e-6));
     }
     baseMs.push(`${n.version} ${((base?.wall ?? NaN) * 1000).toFixed(0)} ms`);
   }
@@ -247,10 +268,11 @@ for (const n of nodes) {
       `${pad(c.name, 26)} ${pad(String(Math.round(median(s.wall) * 1000)), 9)} ${pad(s.cpu.length ? String(Math.round(median(s.cpu) * 1000)) : "-", 8)} ${pad(ratio.toFixed(2), 8)} ${pad(s.cpuRatio.length ? median(s.cpuRatio).toFixed(2) : "-", 7)} ${verdict}`,
     );
   }
-  const one = median(samples.get(`${n.version} validate`)?.wall ?? []);
-  const many = median(samples.get(`${n.version} validate ×50 files`)?.wall ?? []);
+  const beyondOne = (what: "wall" | "cpu"): number =>
+    median(samples.get(`${n.version} validate ×50 files`)?.[what] ?? []) -
+    median(samples.get(`${n.version} validate`)?.[what] ?? []);
   lines.push(
-    `50 specs in one process: ${Math.round((many - one) * 1000)} ms beyond validating one (median wall, ${runs} rounds)`,
+    `50 specs in one process: ${Math.round(beyondOne("wall") * 1000)} ms wall, ${Math.round(beyondOne("cpu") * 1000)} ms CPU beyond validating one (medians, ${runs} rounds)`,
   );
 }
 const [l1, l5, l15] = loadavg();
