@@ -113,7 +113,7 @@ describe("the light commands load no heavy module", () => {
     expect(r.err).toContain("blocked heavy module at start-up: @kubernetes/client-node");
   });
 
-  it("--help does not load node:child_process (commander requires it for a feature we never use)", async () => {
+  it("--help loads no node:child_process (commander requires it for a feature we never use), validate no node:fs/promises", async () => {
     // Writes which of Node's own modules were loaded when the process ends.
     const report = join(scratch, "loaded.json");
     const preload = join(scratch, "report-loaded.cjs");
@@ -127,6 +127,9 @@ describe("the light commands load no heavy module", () => {
       return JSON.parse(readFileSync(report, "utf8")) as string[];
     };
     expect(await loaded(["--help"])).not.toContain("NativeModule child_process");
+    // A spec with an s3:// dataset is read with node:fs, which every start has loaded;
+    // node:fs/promises (streams, readline) is loaded only for a local dataset folder.
+    expect(await loaded(["validate", SPEC])).not.toContain("NativeModule fs/promises");
     // The same probe sees it in a process that loads it (the check is not blind).
     const { stdout } = await exec(process.execPath, [
       "--require",
