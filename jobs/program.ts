@@ -12,9 +12,10 @@
  *   client), the S3 SDK, jobs/local/* — it imports inside the action:
  *       .action(async (file: string) => {
  *         const { loadExperimentFile } = await import("../spec/load-experiment.ts");
- * The bundle (scripts/build-cli.js) turns each such import into a chunk loaded only when
- * that command runs. test/cli-startup.test.ts makes the Kubernetes client, the AWS SDK and
- * kubernetes-models unloadable and runs --help, validate, render, config and
+ * The bundle (scripts/build-cli.js, one CommonJS file) initialises such a module, and
+ * require()s the packages it imports, only when that command runs; a top-level import
+ * runs on every start. test/cli-startup.test.ts makes the Kubernetes client, the AWS SDK
+ * and kubernetes-models unloadable and runs --help, validate, render, config and
  * submit --dry-run: a top-level import of them fails it.
  */
 import { Command, CommanderError } from "commander";
