@@ -17,7 +17,12 @@
  *   r50         the same spec without the slimming: Faster R-CNN R50-FPN at full size,
  *               random init (no download), checkpoint with SGD momentum ≈ 330 MB
  *
- *   npm run bench:resume -- [--models quickstart,r50] [--restarts 2] [--cli both|tsx|bundle]
+ * Layouts (`--layout`), alternated restart by restart on the same checkpoint:
+ *   sidecar  the pod's layout: prepare (restore) runs beside the trainer, which imports and
+ *            builds the model meanwhile and waits for the verdict before training (after)
+ *   init     prepare first, then the trainer, as init containers ran it (before)
+ *
+ *   npm run bench:resume -- [--models quickstart,r50] [--restarts 2] [--layout both|sidecar|init]
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -25,21 +30,21 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import { freePort } from "../jobs/local/machine.ts";
+import { PREPARE_BEFORE_TRAINER_ENV } from "../jobs/local/run-local.ts";
 import { killRun, startLocalRun, whyNoVenv, type LocalRun } from "../test/local/harness.ts";
 
 const { values } = parseArgs({
   options: {
     models: { type: "string", default: "quickstart,r50" },
     restarts: { type: "string", default: "2" },
-    cli: { type: "string", default: "both" },
+    layout: { type: "string", default: "both" },
   },
 });
 const restarts = Number(values.restarts);
-// Which CLI starts the local run: "tsx" (the sources, as before issue 15's bundle), "bundle"
-// (bin/yunshi.js, what `npm run submit` runs now) or "both", alternating, for before/after.
-const clis = (values.cli === "both" ? ["tsx", "bundle"] : [values.cli]) as ("tsx" | "bundle")[];
-if (!clis.every((c) => c === "tsx" || c === "bundle"))
-  throw new Error(`--cli ${values.cli}: tsx, bundle or both`);
+type Layout = "sidecar" | "init";
+const layouts = (values.layout === "both" ? ["init", "sidecar"] : [values.layout]) as Layout[];
+if (!layouts.every((l) => l === "sidecar" || l === "init"))
+  throw new Error(`--layout ${values.layout}: sidecar, init or both`);
 const why = whyNoVenv();
 if (why !== undefined) {
   process.stderr.write(`bench:resume needs the trainer's .venv: ${why}\n`);
@@ -99,9 +104,8 @@ async function measuredRestart(run: LocalRun): Promise<Breakdown> {
     return epochOf(l.at) - t0;
   };
   const at: Record<string, number> = {
-    "restore started": lineAt(/▸ Restoring/),
+    "restore started": lineAt(/▸ Preparing/),
     "restore done": lineAt(/^ {2}restored \S+ from /),
-    "launcher started": lineAt(/▸ Training/),
   };
   for (const stage of STAGES) {
     const l = run.lines.find((x) => x.text.includes(`yunshi-stage: ${stage} `));
@@ -129,16 +133,19 @@ try {
     const committed = await first.waitFor(/committed to the store \(([\d.]+) MB\)/, 1_800_000);
     const checkpointMB = Number(/\(([\d.]+) MB\)/.exec(committed.text)?.[1] ?? NaN);
     await killRun(first, stateDir, name);
-    const byCli = new Map<string, Breakdown[]>(clis.map((c) => [c, []]));
+    const byLayout = new Map<Layout, Breakdown[]>(layouts.map((l) => [l, []]));
     for (let i = 0; i < restarts; i++) {
-      for (const cli of clis) {
-        process.stderr.write(`${model}: restart ${i + 1} of ${restarts} (${cli})...\n`);
-        const run = startLocalRun(args, { env, cli });
-        byCli.get(cli)?.push(await measuredRestart(run));
+      for (const layout of layouts) {
+        process.stderr.write(`${model}: restart ${i + 1} of ${restarts} (${layout})...\n`);
+        const run = startLocalRun(args, {
+          env: { ...env, [PREPARE_BEFORE_TRAINER_ENV]: layout === "init" ? "1" : "" },
+          cli: "bundle",
+        });
+        byLayout.get(layout)?.push(await measuredRestart(run));
         await killRun(run, stateDir, name);
       }
     }
-    for (const [cli, rows] of byCli) {
+    for (const [layout, rows] of byLayout) {
       const keys = Object.keys(rows[0]?.at ?? {});
       const median = (xs: number[]): number => {
         const v = [...xs].sort((a, b) => a - b);
@@ -148,18 +155,19 @@ try {
       const at = Object.fromEntries(keys.map((k) => [k, median(rows.map((r) => r.at[k] ?? NaN))]));
       report.push(
         "",
-        `${model}, CLI ${cli === "tsx" ? "from the sources through tsx (before)" : "bundle, bin/yunshi.js (after)"}: checkpoint ${checkpointMB} MB, median of ${rows.length} restart(s), load average ${loadavg()
+        `${model}, ${layout === "init" ? "restore before the trainer starts, as init containers (before)" : "restore beside the trainer's start, prepare sidecar (after)"}: checkpoint ${checkpointMB} MB, median of ${rows.length} restart(s), load average ${loadavg()
           .map((x) => x.toFixed(1))
           .join(" / ")}`,
         "",
-        "| stage | reached at | took |",
+        "| stage | reached at | after the stage above |",
         "| --- | --- | --- |",
       );
+      // In time order: with the sidecar, restore finishes while Python imports.
+      keys.sort((a, b) => (at[a] ?? NaN) - (at[b] ?? NaN));
       let prev = 0;
       const labels: Record<string, string> = {
-        "restore started": "CLI start, embedded store, plan → restore started",
-        "restore done": "restore (agent start, download, verify, place)",
-        "launcher started": "→ launcher started",
+        "restore started": "CLI start, embedded store, plan → prepare started",
+        "restore done": "restore done (agent start, download, verify, place)",
         imports: "Python imports (torch, MMEngine, MMDetection)",
         "model-built": "config, Runner, model and loops built",
         "checkpoint-loaded": "checkpoint loaded (weights, optimizer, iteration)",

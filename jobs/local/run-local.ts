@@ -373,6 +373,13 @@ async function execute(
     const text = formatEvent(e, iter);
     if (text !== undefined) say(text);
   };
+  if (o.env[PREPARE_BEFORE_TRAINER_ENV] === "1") {
+    // The pod layout before prepare became a sidecar (init containers): the trainer starts
+    // only once fetch and restore are over. Only `npm run bench:resume` sets this, to
+    // measure the overlap against it in the same run.
+    await prepared;
+    if (controller.interrupted || prepareFailed !== undefined) return ExitCode.failure;
+  }
   const t0 = performance.now();
   const main = startProcess(plan.main, {
     env: env(plan.main),
@@ -451,6 +458,9 @@ async function execute(
   );
   return ExitCode.failure;
 }
+
+/** Benchmark switch: start the trainer after prepare, as init containers did (bench:resume). */
+export const PREPARE_BEFORE_TRAINER_ENV = "YUNSHI_PREPARE_BEFORE_TRAINER";
 
 /** The prepare verdict, if one was written (a crashed prepare writes none). */
 async function readVerdict(file: string): Promise<PrepareVerdict | undefined> {
