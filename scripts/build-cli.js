@@ -131,6 +131,21 @@ export async function buildCli({ outDir = CLI_DIST_DIR, clean = true, entry = EN
       });
     },
   };
+  // The checkpoint agent's range workers run from code inlined as a string
+  // (images/checkpoint-agent/src/range-receiver.ts), as in the agent's own bundle (its build.ts).
+  const rangeWorker = await build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: ["images/checkpoint-agent/src/range-worker.ts"],
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    plugins: [stampSources],
+    write: false,
+    legalComments: "none",
+    logLevel: "warning",
+  });
+  const rangeWorkerSource = rangeWorker.outputFiles[0]?.text ?? "";
   const result = await build({
     absWorkingDir: REPO_ROOT,
     entryPoints: { cli: entry },
@@ -149,6 +164,7 @@ export async function buildCli({ outDir = CLI_DIST_DIR, clean = true, entry = EN
     define: {
       "import.meta.url": "__yunshiImportMetaUrl",
       "import.meta.resolve": "__yunshiImportMetaResolve",
+      YUNSHI_RANGE_WORKER_SOURCE: JSON.stringify(rangeWorkerSource),
     },
     banner: {
       js: [

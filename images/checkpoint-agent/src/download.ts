@@ -1,16 +1,17 @@
 /**
- * Download one object with parallel ranged GETs into `<dest>.yunshi-partial`, hash it in
- * order as parts arrive (no second read pass), check size and SHA-256, then rename onto
- * `dest`. A reader of `dest` never sees a partial or unverified file: rename is atomic
+ * Download one object with parallel ranged GETs into `<dest>.yunshi-partial`: worker
+ * threads receive the parts and write them at their offsets (range-receiver.ts), while this
+ * thread hashes the file in order as its prefix completes (ordered-file-hash.ts), so the
+ * hash overlaps the download. Then check size and SHA-256 and rename onto `dest`. A reader of `dest` never sees a partial or unverified file: rename is atomic
  * within one filesystem. Nothing is written through a symlink (safe-path.ts): the parents
  * between the trusted root and `dest` must be real directories, the temp file is created
  * exclusively, and rename replaces a link at `dest` instead of following it.
  */
-import { createHash, type Hash } from "node:crypto";
 import { lstat, open, rename, rm } from "node:fs/promises";
 import { VerificationError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
 import type { ObjectStore } from "./object-store.ts";
+import { OrderedFileHash } from "./ordered-file-hash.ts";
 import { Progress, type LogFn } from "./progress.ts";
 import {
   createExclusive,
@@ -50,39 +51,6 @@ export interface DownloadResult {
   readonly seconds: number;
 }
 
-/** Feeds parts to the hashes strictly in order, holding early arrivals until their turn. */
-class OrderedHasher {
-  private next = 0;
-  private readonly pending = new Map<number, Buffer>();
-  private readonly waiters: { index: number; resolve: () => void }[] = [];
-
-  constructor(private readonly hash: Hash) {}
-
-  push(index: number, buf: Buffer): void {
-    this.pending.set(index, buf);
-    for (let b = this.pending.get(this.next); b !== undefined; b = this.pending.get(this.next)) {
-      this.hash.update(b);
-      this.pending.delete(this.next);
-      this.next++;
-    }
-    for (const w of this.waiters.filter((x) => x.index <= this.next)) {
-      this.waiters.splice(this.waiters.indexOf(w), 1);
-      w.resolve();
-    }
-  }
-
-  /** Wake every waiter: a part failed and nothing more will be hashed. */
-  release(): void {
-    for (const w of this.waiters.splice(0)) w.resolve();
-  }
-
-  /** Resolves once every part before `index` has been hashed (bounds held memory). */
-  async until(index: number): Promise<void> {
-    if (index <= this.next) return;
-    await new Promise<void>((resolve) => this.waiters.push({ index, resolve }));
-  }
-}
-
 export async function downloadToFile(
   store: ObjectStore,
   req: DownloadRequest,
@@ -90,44 +58,37 @@ export async function downloadToFile(
   const tmp = `${req.dest}${PARTIAL_SUFFIX}`;
   const fh = await localStep(req.dest, async () => {
     await ensureParentDirs(req.root, req.dest, DIR_MODE);
-    return createExclusive(tmp, FILE_MODE);
+    return createExclusive(tmp, FILE_MODE, true);
   });
-  const sha = createHash("sha256");
-  const hasher = new OrderedHasher(sha);
+  const hash = new OrderedFileHash(fh, req.size, req.label);
   const progress = new Progress(req.log, req.label, req.size);
   const partSize = partSizeFor(req.size, req.transfer.partSize);
   const count = Math.ceil(req.size / partSize);
   const limiter = req.limiter ?? new Limiter(req.transfer.concurrency);
-  const window = 2 * req.transfer.concurrency;
   let ok = false;
   try {
-    const jobs: Promise<void>[] = [];
     let failed = false;
-    for (let i = 0; i < count; i++) {
-      // Do not run more than `window` parts ahead of the hash, or a slow part would make
-      // every later part pile up in memory.
-      await hasher.until(i - window);
-      // Stop dispatching on the first failure; allSettled below waits for the rest.
-      if (failed) break;
-      const start = i * partSize;
-      const end = Math.min(req.size, start + partSize) - 1;
-      const job = limiter.run(async () => {
-        const buf = await store.getRange(req.key, start, end);
-        await fh.write(buf, 0, buf.length, start);
-        progress.add(buf.length);
-        hasher.push(i, buf);
-      });
-      job.catch(() => {
-        failed = true;
-        hasher.release();
-      });
-      jobs.push(job);
-    }
+    const jobs = Array.from({ length: count }, (_, i) =>
+      limiter.run(async () => {
+        // Start nothing new after the first failure; allSettled below waits for the rest.
+        if (failed) return;
+        const start = i * partSize;
+        const end = Math.min(req.size, start + partSize) - 1;
+        try {
+          await store.getRangeInto(req.key, start, end, fh.fd);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+        progress.add(end - start + 1);
+        hash.complete(start, end + 1);
+      }),
+    );
     const settled = await Promise.allSettled(jobs);
     const rejected = settled.find((s) => s.status === "rejected");
     if (rejected !== undefined) throw rejected.reason;
+    const digest = await hash.digest();
     const got = (await fh.stat()).size;
-    const digest = sha.digest("hex");
     if (got !== req.size) {
       throw new VerificationError(`${req.label}: size ${got} bytes, expected ${req.size}`);
     }
@@ -152,6 +113,8 @@ export async function downloadToFile(
     return { bytes: req.size, sha256: digest, seconds: progress.finish("downloaded") };
   } finally {
     if (!ok) {
+      // No read of the file may still be running when it is closed and removed.
+      await hash.stop();
       await fh.close().catch(() => undefined);
       await rm(tmp, { force: true });
     }

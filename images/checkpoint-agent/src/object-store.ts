@@ -33,8 +33,11 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
   /** The whole object as text; undefined when there is no such key. */
   getText(key: string): Promise<string | undefined>;
-  /** Bytes [start, end] inclusive; throws a retryable error on a short body. */
-  getRange(key: string, start: number, end: number): Promise<Buffer>;
+  /**
+   * Write bytes [start, end] (inclusive) of the object at the same offsets of the open file
+   * `fd`, which must stay open until this settles; a short body is a retryable error.
+   */
+  getRangeInto(key: string, start: number, end: number, fd: number): Promise<void>;
   putObject(key: string, body: Buffer, options: PutOptions): Promise<void>;
   createMultipart(
     key: string,

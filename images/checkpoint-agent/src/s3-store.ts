@@ -18,9 +18,12 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { AgentError, InputError, StoreError } from "./errors.ts";
 import type { CompletedPart, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
+import { RangeReceiver, RangeRequestError, receiverThreads } from "./range-receiver.ts";
+import { createGetSigner, type GetSigner } from "./get-signer.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import type { S3Config } from "./s3-config.ts";
 
@@ -99,23 +102,34 @@ export interface S3StoreOptions {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
+/** No connection within this fails a request, and it is retried. */
+const CONNECT_TIMEOUT_MS = 10_000;
+// A stalled socket (half-dead NAT, throttled proxy) must fail and be retried, not hang.
+const IDLE_TIMEOUT_MS = 120_000;
+
 export function createS3Store(options: S3StoreOptions): ObjectStore {
   const { bucket, config, log } = options;
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-  const client = new S3Client({
+  const clientConfig: S3ClientConfig = {
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     ...(config.region === undefined ? {} : { region: config.region }),
     forcePathStyle: config.forcePathStyle,
     ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
     maxAttempts: 3,
+  };
+  const client = new S3Client({
+    ...clientConfig,
     requestHandler: {
-      connectionTimeout: 10_000,
-      // A stalled socket (half-dead NAT, throttled proxy) must fail and be retried, not hang.
-      requestTimeout: 120_000,
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      requestTimeout: IDLE_TIMEOUT_MS,
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
     },
   });
+  // Ranged GETs of downloads: signed here by the SDK, received by worker threads. Both are
+  // made on the first download, so commands that never download pay nothing for them.
+  let signGet: GetSigner | undefined;
+  let receiver: RangeReceiver | undefined;
   const policy: RetryPolicy = {
     maxAttempts: config.maxAttempts,
     baseMs: 250,
@@ -194,24 +208,27 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
         }
       });
     },
-    async getRange(key, start, end) {
-      const want = end - start + 1;
-      return call(`GetObject ${where(key)} bytes=${start}-${end}`, async () => {
-        const r = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }),
-        );
-        if (r.Body === undefined) throw new StoreError("empty body", "EmptyBody", 200, true);
-        const bytes = await r.Body.transformToByteArray();
-        if (bytes.byteLength !== want) {
-          // A connection cut mid-body can look like a short success: retry it.
-          throw new StoreError(
-            `GetObject ${where(key)} bytes=${start}-${end}: got ${bytes.byteLength} of ${want} bytes`,
-            "ShortRead",
-            undefined,
-            true,
-          );
+    async getRangeInto(key, start, end, fd) {
+      const what = `GetObject ${where(key)} bytes=${start}-${end}`;
+      await call(what, async () => {
+        // The same credentials provider: one refresh, one cache.
+        signGet ??= createGetSigner({ ...clientConfig, credentials: client.config.credentials });
+        const request = await signGet(bucket, key, `bytes=${start}-${end}`);
+        receiver ??= new RangeReceiver(receiverThreads(), {
+          maxSockets: options.maxSockets,
+          idleTimeoutMs: IDLE_TIMEOUT_MS,
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        });
+        try {
+          await receiver.receive(request, fd, start, end - start + 1);
+        } catch (err) {
+          if (err instanceof RangeRequestError && err.failure.kind === "body") {
+            // A connection cut mid-body can look like a short success: retry it.
+            const retry = err.name === "ShortRead";
+            throw new StoreError(`${what}: ${err.message}`, err.name, undefined, retry);
+          }
+          throw err;
         }
-        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       });
     },
     async putObject(key, body, opts: PutOptions) {

@@ -109,9 +109,14 @@ export async function ensureParentDirs(root: string, path: string, mode: number)
  * Open `path` for writing as a new file: a leftover file or symlink of that name (a temp
  * file from a killed run, or one planted to redirect the write) is unlinked first (unlink
  * removes the link itself, never its target), then O_CREAT|O_EXCL|O_NOFOLLOW makes sure
- * the file opened is the one just created.
+ * the file opened is the one just created. `readBack`: also open it for reading (a download
+ * hashes what it wrote by reading it back).
  */
-export async function createExclusive(path: string, mode: number): Promise<FileHandle> {
+export async function createExclusive(
+  path: string,
+  mode: number,
+  readBack = false,
+): Promise<FileHandle> {
   try {
     await unlink(path);
   } catch (err) {
@@ -121,7 +126,8 @@ export async function createExclusive(path: string, mode: number): Promise<FileH
     }
     if (code !== "ENOENT") throw err;
   }
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const access = readBack ? constants.O_RDWR : constants.O_WRONLY;
+  const flags = access | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   return open(path, flags, mode);
 }
 

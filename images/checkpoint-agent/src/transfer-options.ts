@@ -7,8 +7,9 @@ export interface TransferOptions {
   readonly concurrency: number;
 }
 
-// 16 MiB parts × 8 in flight ≈ 128 MiB of buffers: near line rate on a 10–25 Gb/s node
-// without crowding the trainer's memory. S3 allows at most 10,000 parts.
+// 16 MiB parts × 8 in flight ≈ 128 MiB of upload buffers: near line rate on a 10–25 Gb/s
+// node without crowding the trainer's memory (downloads hold no parts: download.ts). S3
+// allows at most 10,000 parts.
 export const defaultTransfer: TransferOptions = { partSize: 16 * MiB, concurrency: 8 };
 const MIN_PART = 5 * MiB;
 const MAX_PARTS = 10_000;
