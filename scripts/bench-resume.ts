@@ -22,7 +22,12 @@
  *            builds the model meanwhile and waits for the verdict before training (after)
  *   init     prepare first, then the trainer, as init containers ran it (before)
  *
+ * `--store-mbps N` puts the store behind a proxy that paces downloads to N MB/s (the network
+ * between a pod and S3); without it restore runs at loopback speed, bound by the CPU that it
+ * shares with Python's imports on this machine.
+ *
  *   npm run bench:resume -- [--models quickstart,r50] [--restarts 2] [--layout both|sidecar|init]
+ *                           [--store-mbps N]
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -31,6 +36,8 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import { freePort } from "../jobs/local/machine.ts";
 import { PREPARE_BEFORE_TRAINER_ENV } from "../jobs/local/run-local.ts";
+import { startBenchS3 } from "./bench-s3rver.ts";
+import { startThrottleProxy } from "./resume/throttle-proxy.ts";
 import { killRun, startLocalRun, whyNoVenv, type LocalRun } from "../test/local/harness.ts";
 
 const { values } = parseArgs({
@@ -38,6 +45,7 @@ const { values } = parseArgs({
     models: { type: "string", default: "quickstart,r50" },
     restarts: { type: "string", default: "2" },
     layout: { type: "string", default: "both" },
+    "store-mbps": { type: "string", default: "" },
   },
 });
 const restarts = Number(values.restarts);
@@ -117,17 +125,40 @@ async function measuredRestart(run: LocalRun): Promise<Breakdown> {
 }
 
 const base = await mkdtemp(join(tmpdir(), "yunshi-resume-"));
-const env = { PYTHONPATH: [PROBE_DIR, process.env.PYTHONPATH].filter(Boolean).join(":") };
+const storeMbps = values["store-mbps"] === "" ? undefined : Number(values["store-mbps"]);
+if (storeMbps !== undefined && !(storeMbps > 0))
+  throw new Error(`--store-mbps ${values["store-mbps"]}: a number of MB/s above 0`);
+const BUCKET = "yunshi-local";
+const s3 = storeMbps === undefined ? undefined : await startBenchS3(base, BUCKET);
+const proxy =
+  s3 === undefined || storeMbps === undefined
+    ? undefined
+    : await startThrottleProxy(s3.endpoint, storeMbps);
+const env: Record<string, string> = {
+  PYTHONPATH: [PROBE_DIR, process.env.PYTHONPATH].filter(Boolean).join(":"),
+  // The paced store is the user's own endpoint to the CLI: credentials from the environment.
+  ...(proxy === undefined
+    ? {}
+    : {
+        AWS_ACCESS_KEY_ID: "S3RVER",
+        AWS_SECRET_ACCESS_KEY: "S3RVER",
+        AWS_REGION: "us-east-1",
+        AWS_EC2_METADATA_DISABLED: "true",
+      }),
+};
 const report: string[] = [
-  `bench:resume: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? "?"}), node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+  `bench:resume: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? "?"}), node ${process.version}, ${new Date().toISOString().slice(0, 10)}, store ${storeMbps === undefined ? "on loopback (unpaced)" : `paced to ${storeMbps} MB/s`}`,
 ];
 try {
   for (const model of values.models.split(",")) {
     const spec = await specFor(model, base);
     const name = model === "r50" ? "resume-r50" : "resume-quickstart";
     const stateDir = join(base, `state-${model}`);
-    const port = await freePort();
-    const args = [spec, "--state-dir", stateDir, "--s3-port", String(port), "-v"];
+    const store =
+      proxy === undefined
+        ? ["--s3-port", String(await freePort())]
+        : ["--s3-endpoint", proxy.endpoint, "--bucket", BUCKET];
+    const args = [spec, "--state-dir", stateDir, ...store, "-v"];
     process.stderr.write(`${model}: first run until a checkpoint is committed...\n`);
     const first = startLocalRun(args, { env });
     const committed = await first.waitFor(/committed to the store \(([\d.]+) MB\)/, 1_800_000);
@@ -184,6 +215,8 @@ try {
     }
   }
 } finally {
+  await proxy?.close();
+  s3?.stop();
   await rm(base, { recursive: true, force: true });
 }
 process.stdout.write(`${report.join("\n")}\n`);
