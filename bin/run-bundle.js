@@ -104,8 +104,11 @@ function runBundle(bundle, argv, env) {
     {
       filename: bundle,
       ...(cachedData === undefined ? {} : { cachedData }),
-      // `await import("node:…")` inside the bundle resolves like in any module.
-      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+      // `await import("node:…")` inside the bundle resolves like in any module (Node ≥ 20.12;
+      // older ones run the bundle the same, only such an import() fails).
+      ...(vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER === undefined
+        ? {}
+        : { importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER }),
     },
   );
   const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
