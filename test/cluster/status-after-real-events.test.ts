@@ -321,3 +321,48 @@ describe("an admission webhook's 403 is not a missing permission", () => {
     ).toEqual({ by: "admission policy gpu-limits", message: "too many GPUs" });
   });
 });
+
+describe("a run Kueue deactivated is Failed, not Queued for ever", () => {
+  const workload = (active: boolean, condition: object) =>
+    ({
+      apiVersion: "kueue.x-k8s.io/v1beta2",
+      kind: "Workload",
+      metadata: {
+        name: "job-exp-1a2b3",
+        namespace: "vision",
+        uid: "kw-uid",
+        ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: "exp", uid }],
+      },
+      spec: { active, queueName: "default" },
+      status: { requeueState: { count: 3 }, conditions: [condition] },
+    }) as KubeObject;
+
+  test("past waitForPodsReady's requeuing limit: Failed, with Kueue's words and what to check", () => {
+    const kw = workload(false, {
+      type: "Evicted",
+      status: "True",
+      reason: "DeactivatedDueToRequeuingLimitExceeded",
+      message:
+        "The workload is deactivated due to exceeding the maximum number of re-queuing retries",
+    });
+    const s = stateOf(job({ active: 0 }, { suspend: true, parallelism: 1 }), [], [kw]);
+    expect(s.status.phase).toBe("Failed");
+    expect(s.status.reason).toMatch(
+      /^Kueue deactivated it \(DeactivatedDueToRequeuingLimitExceeded/,
+    );
+    expect(s.status.reason).toMatch(/not all Ready within .*waitForPodsReady.* after 3 requeue/);
+    expect(s.status.reason).toMatch(/submit again$/);
+  });
+
+  test("an eviction that Kueue will retry stays Queued", () => {
+    const kw = workload(true, {
+      type: "Evicted",
+      status: "True",
+      reason: "PodsReadyTimeout",
+      message: "Exceeded the PodsReady timeout vision/job-exp-1a2b3",
+    });
+    const s = stateOf(job({ active: 0 }, { suspend: true, parallelism: 1 }), [], [kw]);
+    expect(s.status.phase).toBe("Queued");
+    expect(s.status.reason).toMatch(/evicted by Kueue \(PodsReadyTimeout/);
+  });
+});
