@@ -139,3 +139,17 @@ describe("yunshi CLI", () => {
     expect((bad as { stderr: string }).stderr).toContain("train.lossScale");
   });
 });
+
+describe("yunshi CLI in a pipeline", () => {
+  it("ends quietly with exit 0 when the reader closes the pipe (`| head -1`)", async () => {
+    // A fixed command line (no user input): the shell is only the pipeline.
+    const bin = join(import.meta.dirname, "..", "bin", "yunshi.js");
+    const { stdout, stderr } = await promisify(execFile)(
+      "bash",
+      ["-c", `set -o pipefail; node ${JSON.stringify(bin)} --help | head -1`],
+      { encoding: "utf8" },
+    );
+    expect(stdout).toMatch(/^Usage: yunshi/);
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+  });
+});
