@@ -39,6 +39,22 @@ const GNU_TIME = "/usr/bin/time";
 const haveGnuTime = spawnSync(GNU_TIME, ["-f", "%U", "true"], { stdio: "ignore" }).status === 0;
 /** CPU seconds (user + sys) of every timed command, by label. */
 const cpuSeconds = new Map<string, number[]>();
+/** CPU seconds the S3 server spent serving each timed command, by label. */
+const serverCpuSeconds = new Map<string, number[]>();
+let serverPid: number | undefined;
+
+/** User + sys seconds of a process so far (Linux /proc; undefined elsewhere). */
+async function processCpu(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name: state is field 3, utime 14, stime 15 (in clock ticks).
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Run a command (argv array, no shell), return wall seconds; throw on failure. Under
@@ -54,13 +70,18 @@ async function timed(
   const [file, argv] = haveGnuTime
     ? [GNU_TIME, ["-f", "%U %S", "-o", cpuFile, cmd, ...args]]
     : [cmd, [...args]];
+  const server0 = await processCpu(serverPid);
   const t0 = performance.now();
   const child = spawn(file, argv, { env, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   child.stderr.on("data", (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
   const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
   const s = (performance.now() - t0) / 1000;
+  const server1 = await processCpu(serverPid);
   if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${err}`);
+  if (server0 !== undefined && server1 !== undefined) {
+    serverCpuSeconds.set(label, [...(serverCpuSeconds.get(label) ?? []), server1 - server0]);
+  }
   if (haveGnuTime) {
     const [user, sys] = (await readFile(cpuFile, "utf8")).trim().split(/\s+/).map(Number);
     cpuSeconds.set(label, [...(cpuSeconds.get(label) ?? []), (user ?? 0) + (sys ?? 0)]);
@@ -104,6 +125,7 @@ async function main(): Promise<void> {
   const base = await mkdtemp(join(tmpdir(), "yunshi-bench-"));
   const s3 = await startBenchS3(base, BUCKET);
   const { endpoint, env } = s3;
+  serverPid = s3.pid;
   try {
     const agentJs = join(base, "yunshi-checkpoint-agent.cjs");
     await bundleAgent(agentJs);
@@ -196,15 +218,19 @@ async function main(): Promise<void> {
       const xs = cpuSeconds.get(label);
       return xs === undefined ? "–" : (median(xs) / gib).toFixed(2);
     };
+    const serverPerGiB = (label: string): string => {
+      const xs = serverCpuSeconds.get(label);
+      return xs === undefined ? "–" : (median(xs) / gib).toFixed(2);
+    };
     const row = (name: string, x: { up: number[]; down: number[] }): string =>
       x.up.length === 0
-        ? `| ${name.padEnd(14)} | not installed | not installed |                  |                   |`
-        : `| ${name.padEnd(14)} | ${mbps(median(x.up)).toFixed(1).padStart(13)} | ${mbps(median(x.down)).toFixed(1).padStart(13)} | ${cpuPerGiB(`${name} snapshot`).padStart(16)} | ${cpuPerGiB(`${name} restore`).padStart(17)} |`;
+        ? `| ${name.padEnd(14)} | not installed | not installed |                  |                   |                          |`
+        : `| ${name.padEnd(14)} | ${mbps(median(x.up)).toFixed(1).padStart(13)} | ${mbps(median(x.down)).toFixed(1).padStart(13)} | ${cpuPerGiB(`${name} snapshot`).padStart(16)} | ${cpuPerGiB(`${name} restore`).padStart(17)} | ${serverPerGiB(`${name} restore`).padStart(24)} |`;
     console.log(
-      "\n| tool           | upload MB/s   | restore MB/s  | upload CPU-s/GiB | restore CPU-s/GiB |",
+      "\n| tool           | upload MB/s   | restore MB/s  | upload CPU-s/GiB | restore CPU-s/GiB | server restore CPU-s/GiB |",
     );
     console.log(
-      "|----------------|---------------|---------------|------------------|-------------------|",
+      "|----------------|---------------|---------------|------------------|-------------------|--------------------------|",
     );
     for (const [name, x] of Object.entries(tools)) console.log(row(name, x));
     const ratio = (a: number[], b: number[]): string =>
@@ -224,7 +250,7 @@ async function main(): Promise<void> {
       );
     }
     console.log(
-      "(ratios of median MB/s; >1 means the agent is faster. The agent's restore includes its SHA-256 verification; CPU-s/GiB is user + sys of the whole command, median.)",
+      "(ratios of median MB/s; >1 means the agent is faster. The agent's restore includes its SHA-256 verification; CPU-s/GiB is user + sys of the whole command, median; server CPU-s/GiB is what s3rver, on the same cores, spent meanwhile.)",
     );
 
     // Training blocked per checkpoint: the trainer's own checkpoint write (.pth + last_checkpoint)

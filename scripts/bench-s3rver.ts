@@ -21,6 +21,8 @@ export async function freePort(): Promise<number> {
 export interface BenchS3 {
   readonly endpoint: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The server's process (its CPU time is in /proc/PID/stat). */
+  readonly pid: number | undefined;
   stop(): void;
 }
 
@@ -67,5 +69,5 @@ export async function startBenchS3(base: string, bucket: string): Promise<BenchS
   delete env["AWS_CA_BUNDLE"];
   // s3rver has no readiness signal; it listens well within this on a loaded machine.
   await new Promise((r) => setTimeout(r, 1500));
-  return { endpoint, env, stop: () => server.kill("SIGTERM") };
+  return { endpoint, env, pid: server.pid, stop: () => server.kill("SIGTERM") };
 }
