@@ -133,7 +133,8 @@ export function platformFromConfigMapData(
   const candidate: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of Object.entries(data)) candidate[k] = v;
   candidate.namespace = namespace;
-  const parsed = PlatformContextSchema.safeParse(candidate);
+  // jitless: zod's compiled fast path costs more at every CLI start than it saves on one parse.
+  const parsed = PlatformContextSchema.safeParse(candidate, { jitless: true });
   if (parsed.success) return parsed.data;
   const where = `ConfigMap ${namespace}/${PLATFORM_CONFIGMAP_NAME}`;
   const lines = parsed.error.issues.map((i) => {

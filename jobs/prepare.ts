@@ -88,7 +88,8 @@ export function platformFromFlags(flags: PlatformFlags, experiment?: Experiment)
     ...(flags.serviceAccount === undefined ? {} : { serviceAccount: flags.serviceAccount }),
     ...(flags.s3Endpoint === undefined ? {} : { s3Endpoint: flags.s3Endpoint }),
   };
-  const parsed = PlatformContextSchema.safeParse(candidate);
+  // jitless: zod's compiled fast path costs more at every CLI start than it saves on one parse.
+  const parsed = PlatformContextSchema.safeParse(candidate, { jitless: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = String(i.path[0]) as keyof PlatformContext;
