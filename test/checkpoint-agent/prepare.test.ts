@@ -228,4 +228,37 @@ describe("snapshot --after: watches the work dir only once prepare is over", () 
     expect(agent.stderr()).toContain("nothing to upload");
     expect(await testStore(s3.endpoint).list("prep/after-stop/")).toEqual([]);
   });
+
+  it("after a failed verdict: uploads nothing and idles until stopped", async () => {
+    const uri = `s3://${BUCKET}/prep/after-failed/`;
+    const [work, status] = await Promise.all([tempDir("after-work3"), tempDir("after-status3")]);
+    const verdict = join(status, "prepared.json");
+    await writeFile(
+      verdict,
+      JSON.stringify({ ok: false, step: "restore", exitCode: 2, error: "x" }),
+    );
+    await writeCheckpoint(work, "epoch_1.pth", MiB);
+    const agent = spawnAgent(
+      [
+        "snapshot",
+        "--work-dir",
+        work,
+        "--uri",
+        uri,
+        "--keep",
+        "2",
+        "--interval",
+        "0.2",
+        "--after",
+        verdict,
+      ],
+      agentEnv(s3.endpoint),
+    );
+    await agent.waitFor("nothing will be trained");
+    await new Promise((r) => setTimeout(r, 800));
+    expect(agent.child.exitCode).toBeNull();
+    agent.child.kill("SIGTERM");
+    expect((await agent.done).code, agent.stderr()).toBe(0);
+    expect(await testStore(s3.endpoint).list("prep/after-failed/")).toEqual([]);
+  });
 });

@@ -9,7 +9,7 @@ import { InputError } from "./errors.ts";
 import { runFetch } from "./fetch.ts";
 import { checkReadableDir, runPush } from "./push.ts";
 import { idleUntil, runPrepare } from "./prepare.ts";
-import { waitForFile } from "./wait-for-file.ts";
+import { verdictOk, waitForFile } from "./wait-for-file.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { LogFn } from "./progress.ts";
 import { runRestore } from "./restore.ts";
@@ -175,6 +175,14 @@ export function buildProgram(ctx: CliContext): Command {
         // restore is over would upload what was just downloaded.
         if (!(await waitForFile(f.after, ctx.stop))) {
           ctx.log(`stopped before ${f.after} appeared: nothing was trained, nothing to upload`);
+          ctx.out(JSON.stringify({ command: "snapshot", ok: true, idle: true }));
+          return;
+        }
+        if (!(await verdictOk(f.after))) {
+          // The trainer stops with the failed step's code; nothing will be saved.
+          ctx.log(`prepare failed (${f.after}): nothing will be trained; idling until stopped`);
+          ctx.onIdle?.();
+          await idleUntil(ctx.stop);
           ctx.out(JSON.stringify({ command: "snapshot", ok: true, idle: true }));
           return;
         }

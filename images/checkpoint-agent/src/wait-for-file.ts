@@ -1,5 +1,5 @@
 /** Wait for a file that another container writes once (the prepare verdict). */
-import { lstat } from "node:fs/promises";
+import { lstat, readFile } from "node:fs/promises";
 
 /** True when `file` exists, false when `stop` aborted first. Polls: a shared emptyDir offers
  * no portable change notification across containers. */
@@ -24,5 +24,15 @@ export async function waitForFile(file: string, stop: AbortSignal, pollMs = 250)
         { once: true },
       );
     });
+  }
+}
+
+/** Whether the prepare verdict in `file` says ok (unreadable or malformed: not ok). */
+export async function verdictOk(file: string): Promise<boolean> {
+  try {
+    const v = JSON.parse(await readFile(file, "utf8")) as { ok?: unknown };
+    return v.ok === true;
+  } catch {
+    return false;
   }
 }
