@@ -168,6 +168,9 @@ try {
     for (let i = 0; i < restarts; i++) {
       for (const layout of layouts) {
         process.stderr.write(`${model}: restart ${i + 1} of ${restarts} (${layout})...\n`);
+        // A replacement pod starts with an empty work dir (emptyDir): restore downloads the
+        // checkpoint. A local run keeps its work dir, where restore would only verify it.
+        await rm(join(stateDir, "runs", name, "work"), { recursive: true, force: true });
         const run = startLocalRun(args, {
           env: { ...env, [PREPARE_BEFORE_TRAINER_ENV]: layout === "init" ? "1" : "" },
           cli: "bundle",
