@@ -9,6 +9,7 @@
  *   npm run bench:checkpoint                 # 1 GiB, 3 runs
  *   BENCH_SIZE_MIB=256 BENCH_RUNS=1 npm run bench:checkpoint
  *   BENCH_BASELINE_AGENT=/tmp/old-agent.cjs npm run bench:checkpoint   # before/after, same run
+ *   BENCH_RESTORE_ROUNDS=4 npm run bench:checkpoint   # then restores only, of run 1's objects
  *
  * The machine may be shared: each run prints the 1-minute load average, and each command's
  * CPU seconds (user + sys, from /usr/bin/time when it exists) are reported beside the wall
@@ -26,6 +27,12 @@ const BUCKET = "bench";
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env["BENCH_SIZE_MIB"] ?? "1024") * MiB;
 const RUNS = Number(process.env["BENCH_RUNS"] ?? "3");
+/**
+ * Extra rounds that only restore the objects run 1 uploaded, each tool in turn: every run
+ * above first writes 4+ GiB into the server (uploads, multipart parts), so its restores also
+ * measure the page cache being flushed; these measure restores alone.
+ */
+const RESTORE_ROUNDS = Number(process.env["BENCH_RESTORE_ROUNDS"] ?? "0");
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -213,6 +220,55 @@ async function main(): Promise<void> {
       );
     }
 
+    const restoreOnly: Record<string, number[]> = {};
+    for (let round = 1; round <= RESTORE_ROUNDS; round++) {
+      const load = loadavg()[0] ?? 0;
+      const line: string[] = [];
+      for (const name of Object.keys(tools)) {
+        let seconds: number | undefined;
+        const out = join(base, `restore-only-${name}`);
+        if (name === "agent" || name === "agent-baseline") {
+          const js = name === "agent" ? agentJs : (baseline as string);
+          const uri = `s3://${BUCKET}/${name}/run-1/`;
+          seconds = await timed(
+            `${name} restore-only`,
+            process.execPath,
+            [js, "restore", "--work-dir", out, "--uri", uri],
+            env,
+          );
+        } else if (name === "awscli" && haveAws) {
+          seconds = await timed(
+            "awscli restore-only",
+            "aws",
+            [
+              "s3",
+              "cp",
+              `s3://${BUCKET}/awscli/run-1/epoch_1.pth`,
+              out,
+              "--endpoint-url",
+              endpoint,
+              "--only-show-errors",
+            ],
+            env,
+          );
+        } else if (name === "rclone" && haveRclone) {
+          seconds = await timed(
+            "rclone restore-only",
+            "rclone",
+            ["copyto", `bench:${BUCKET}/rclone/run-1/epoch_1.pth`, out],
+            env,
+          );
+        }
+        await rm(out, { recursive: true, force: true });
+        if (seconds === undefined) continue;
+        (restoreOnly[name] ??= []).push(seconds);
+        line.push(`${name} ${mbps(seconds).toFixed(0)}`);
+      }
+      console.log(
+        `restore-only round ${round}/${RESTORE_ROUNDS}: load average ${load.toFixed(2)}; MB/s: ${line.join(", ")}`,
+      );
+    }
+
     const gib = SIZE / 2 ** 30;
     const cpuPerGiB = (label: string): string => {
       const xs = cpuSeconds.get(label);
@@ -247,6 +303,15 @@ async function main(): Promise<void> {
       const upFastest = Math.min(...rivals.map((n) => median(t(n).up)));
       console.log(
         `agent vs the faster of ${rivals.join(" and ")}: upload ${(upFastest / median(t("agent").up)).toFixed(2)}×, restore ${(fastest / median(t("agent").down)).toFixed(2)}× (goal ≥ 1.00)`,
+      );
+    }
+    const onlyRivals = ["awscli", "rclone"].filter((n) => restoreOnly[n] !== undefined);
+    if (restoreOnly["agent"] !== undefined && onlyRivals.length > 0) {
+      const row = (name: string): string =>
+        `${name} ${mbps(median(restoreOnly[name] as number[])).toFixed(1)} MB/s (${cpuPerGiB(`${name} restore-only`)} CPU-s/GiB, server ${serverPerGiB(`${name} restore-only`)})`;
+      const fastest = Math.min(...onlyRivals.map((n) => median(restoreOnly[n] as number[])));
+      console.log(
+        `restore only, medians of ${RESTORE_ROUNDS} rounds: ${Object.keys(restoreOnly).map(row).join("; ")}; agent vs the faster of ${onlyRivals.join(" and ")}: ${(fastest / median(restoreOnly["agent"])).toFixed(2)}× (goal ≥ 1.00)`,
       );
     }
     console.log(
