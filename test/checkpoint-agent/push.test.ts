@@ -4,8 +4,8 @@
  * an unverified one, a missing verdict or a verdict outside the folder upload nothing (exit 2).
  */
 import { spawn } from "node:child_process";
-import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, copyFile, mkdir, symlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { expect, it } from "vitest";
 import { agentEnv, BUCKET, MAIN, runAgent, tempDir, testStore, useS3 } from "./helpers.ts";
 
@@ -85,7 +85,16 @@ it("reads a folder it may not write to (the export pod mounts it read-only)", as
   const argv = [...args, "--verified", "verification.json"];
   // As the pod's uid 1000 when the tests run as root, for whom every folder is writable.
   const asPodUser = process.getuid?.() === 0 ? { uid: 1000, gid: 1000 } : {};
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...argv], {
+  // That user may not reach this Node binary (`npx node@22` keeps it under root's 0700
+  // home, CI runs the suite on it): run a world-readable copy of the same binary.
+  let node = process.execPath;
+  if ("uid" in asPodUser) {
+    node = join(await tempDir("node-for-uid-1000"), "node");
+    await copyFile(process.execPath, node);
+    await chmod(dirname(node), 0o755);
+    await chmod(node, 0o755);
+  }
+  const child = spawn(node, ["--import", "tsx", MAIN, ...argv], {
     env: agentEnv(s3.endpoint, { HOME: "/tmp" }),
     stdio: ["ignore", "pipe", "pipe"],
     ...asPodUser,
