@@ -8,6 +8,7 @@
 // (scripts/build-cli.js; `{ z }` kept all 40 locales, half of the bundle).
 import * as z from "zod";
 import { UsageError } from "./errors.ts";
+import { VERSION } from "./version.ts";
 import {
   bucketNameProblem,
   dnsLabelProblem,
@@ -139,7 +140,9 @@ export function platformFromConfigMapData(
   const where = `ConfigMap ${namespace}/${PLATFORM_CONFIGMAP_NAME}`;
   const lines = parsed.error.issues.map((i) => {
     if (i.code === "unrecognized_keys")
-      return `unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(", ")}; known keys: ${Object.keys(PlatformKeys).join(", ")}`;
+      // Strict on purpose: a key this CLI ignores (a limit a newer platform sets) would be
+      // a check silently skipped. The usual cause is a CLI older than the platform.
+      return `unknown key(s) ${i.keys.map((k) => JSON.stringify(k)).join(", ")} (a typo, or a platform newer than this CLI ${VERSION}: upgrade yunshi); known keys: ${Object.keys(PlatformKeys).join(", ")}`;
     const key = String(i.path[0]);
     const value = candidate[key];
     return value === undefined

@@ -127,6 +127,8 @@ describe("the cluster's yunshi-platform ConfigMap", () => {
       const r = await cli("submit", writeSpec(c.dir));
       expect(r.code).toBe(2);
       expect(r.err).toContain('unknown key(s) "nodeOptions"');
+      // Version skew is the usual cause: the message says which CLI read it.
+      expect(r.err).toMatch(/a platform newer than this CLI \d+\.\d+\.\d+: upgrade yunshi/);
     } finally {
       installPlatform(c.fake, NS);
     }
