@@ -154,6 +154,9 @@ const podStages = [
       { key: ".status.phase", operator: "In", values: ["Pending"] },
       { key: ".status.initContainerStatuses.[].state.running.startedAt", operator: "Exists" },
       { key: annotation(TestAnnotations.initDone), operator: "In", values: ["true"] },
+      // Sidecars-only pods are past this already (pod-sidecars-started); matching them too
+      // would compete with pod-running for ever.
+      { ...regularInit, operator: "Exists" },
     ],
     {
       statusTemplate: `
