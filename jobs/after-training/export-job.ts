@@ -37,7 +37,7 @@ import {
   checkpointUri,
   containerSecurityContext,
   DO_NOT_DISRUPT,
-  NON_ROOT_UID,
+  podSecurityContext,
 } from "../render/pod-template.ts";
 import { exportsKey } from "./export-formats.ts";
 
@@ -304,13 +304,7 @@ export function renderExportJob(input: ExportJobInput): IJob {
           automountServiceAccountToken: false,
           // Nothing to save on SIGTERM: a stopped export starts over.
           terminationGracePeriodSeconds: 30,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: NON_ROOT_UID,
-            runAsGroup: NON_ROOT_UID,
-            fsGroup: NON_ROOT_UID,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
+          securityContext: podSecurityContext(),
           // CPU only, as CPU-only training (jobs/render/pod-template.ts nodeRequirements): no
           // GPU toleration, so the GPU nodes' taint keeps it off them; spot or on-demand,
           // whichever Kueue's flavors have quota for (a reclaimed export starts over).

@@ -228,13 +228,7 @@ export function renderPodTemplate(args: PodTemplateArgs): IPodTemplateSpec {
       // Pods never call the Kubernetes API; S3 credentials come from Pod Identity.
       automountServiceAccountToken: false,
       terminationGracePeriodSeconds: podGrace,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: NON_ROOT_UID,
-        runAsGroup: NON_ROOT_UID,
-        fsGroup: NON_ROOT_UID,
-        seccompProfile: { type: "RuntimeDefault" },
-      },
+      securityContext: podSecurityContext(),
       affinity: {
         nodeAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: {
@@ -282,6 +276,19 @@ export function nodeRequirements(exp: Experiment): INodeSelectorRequirement[] {
     }
   }
   return reqs;
+}
+
+/** Every yunshi pod (training, export): non-root uid 1000, which owns the emptyDirs. */
+export function podSecurityContext(): NonNullable<
+  NonNullable<IPodTemplateSpec["spec"]>["securityContext"]
+> {
+  return {
+    runAsNonRoot: true,
+    runAsUser: NON_ROOT_UID,
+    runAsGroup: NON_ROOT_UID,
+    fsGroup: NON_ROOT_UID,
+    seccompProfile: { type: "RuntimeDefault" },
+  };
 }
 
 export function containerSecurityContext(): NonNullable<IContainer["securityContext"]> {
