@@ -206,6 +206,8 @@ describe("snapshot --after: watches the work dir only once prepare is over", () 
       agentEnv(s3.endpoint),
     );
     await writeCheckpoint(work, "epoch_1.pth", MiB);
+    // Waiting, with a checkpoint named in last_checkpoint: nothing may go up yet.
+    await agent.waitFor("prepare's verdict) before watching");
     await new Promise((r) => setTimeout(r, 1000));
     expect(await testStore(s3.endpoint).list("prep/after/")).toEqual([]);
     await writeFile(verdict, JSON.stringify({ ok: true, seconds: 0.1 }));
@@ -222,7 +224,7 @@ describe("snapshot --after: watches the work dir only once prepare is over", () 
       ["snapshot", "--work-dir", work, "--uri", uri, "--keep", "2", "--after", join(status, "v")],
       agentEnv(s3.endpoint),
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    await agent.waitFor("prepare's verdict) before watching");
     agent.child.kill("SIGTERM");
     expect((await agent.done).code, agent.stderr()).toBe(0);
     expect(agent.stderr()).toContain("nothing to upload");

@@ -173,6 +173,7 @@ export function buildProgram(ctx: CliContext): Command {
       if (f.after !== undefined) {
         // Restore writes last_checkpoint and logs into the work dir: watching it before
         // restore is over would upload what was just downloaded.
+        ctx.log(`waiting for ${f.after} (prepare's verdict) before watching ${workDir}`);
         if (!(await waitForFile(f.after, ctx.stop))) {
           ctx.log(`stopped before ${f.after} appeared: nothing was trained, nothing to upload`);
           ctx.out(JSON.stringify({ command: "snapshot", ok: true, idle: true }));
