@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { EMBEDDED_CREDENTIALS, startEmbeddedS3 } from "../../jobs/local/embedded-s3.ts";
 import { LOCAL_BUCKET, LOCAL_REGION } from "../../jobs/local/plan.ts";
 
@@ -181,6 +181,31 @@ export async function storedKeys(stateDir: string, prefix: string): Promise<Map<
     client.destroy();
     return keys;
   } finally {
+    await s3.close();
+  }
+}
+
+/** The text of one stored object (undefined when there is none), from the run's store. */
+export async function storedText(stateDir: string, key: string): Promise<string | undefined> {
+  const s3 = await startEmbeddedS3({
+    directory: join(stateDir, "s3"),
+    port: 0,
+    bucket: LOCAL_BUCKET,
+  });
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: LOCAL_REGION,
+    forcePathStyle: true,
+    credentials: EMBEDDED_CREDENTIALS,
+  });
+  try {
+    const r = await client.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
+    return await r.Body?.transformToString("utf8");
+  } catch (err) {
+    if ((err as { name?: string }).name === "NoSuchKey") return undefined;
+    throw err;
+  } finally {
+    client.destroy();
     await s3.close();
   }
 }
